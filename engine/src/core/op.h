@@ -9,7 +9,7 @@
  * Semantics (shapes outermost first, see tensor.h; every src is contiguous unless noted):
  *   CONV2D      src0 x [B,Cin,H,W], src1 w [Cout,Cin,kh,kw], src2 bias [Cout] or NULL;
  *               i[0]=stride, i[1]=padding (both dims) -> dst [B,Cout,Ho,Wo],
- *               Ho = (H + 2p - kh)/s + 1. kh,kw in {1,3}; stride in {1,2}.
+ *               Ho = (H + 2p - kh)/s + 1. kh,kw in {1,3}; stride in {1,2}; 0 <= padding <= kh.
  *   LINEAR      src0 x [..., K] (leading dims flattened to M), src1 w [N,K] (PyTorch layout),
  *               src2 bias [N] or NULL -> dst [..., N]. dst = x w^T + b.
  *   GROUP_NORM  src0 x [B,C,...], src1 gamma [C], src2 beta [C]; i[0]=groups, i[1]=fuse SiLU
@@ -33,6 +33,7 @@
  *               Identity perm = contiguous copy / dtype conversion.
  *   GATHER      src0 table [V,D], src1 ids I32 [N] -> dst [N,D] = table[ids]. An id outside
  *               [0,V) is an error (SE_ERR_INVALID_ARG), never a read out of bounds.
+ *               ids may also have 2 or 3 dims: dst is then ids' shape + [D] ([B,77] -> [B,77,D]).
  *   TIMESTEP_EMBEDDING  src0 t F32 [B] -> dst [B,dim] with dim = dst.ne[1] (even);
  *               i[0]=flip_sin_to_cos, f[0]=downscale_freq_shift, f[1]=max_period (10000).
  *               half = dim/2, freq_j = exp(-ln(max_period) * j / (half - shift)),

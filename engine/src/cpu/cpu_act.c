@@ -1,0 +1,55 @@
+/*
+ * cpu_act.c - activations: SiLU, GELU (exact, with erf), quick-GELU (x * sigmoid(1.702 x)) and
+ * GEGLU (first half times GELU of the second half). Fast: the same math, spread over threads.
+ */
+#include "cpu/cpu_internal.h"
+
+static float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
+static float quick_gelu(float x) { return x / (1.0f + expf(-1.702f * x)); }
+
+/* Applies the op to rows [r0, r1) (rows of the output's last dim). */
+static void act_rows(const se_op *op, int64_t r0, int64_t r1) {
+    const float *x = op->src[0]->data;
+    float *y = op->dst->data;
+    int64_t n = op->dst->ne[op->dst->ndim - 1];
+    if (op->dst->ndim == 0) n = 1;
+    switch (op->kind) {
+    case SE_OP_SILU:
+        for (int64_t i = r0 * n; i < r1 * n; i++) y[i] = cpu_silu(x[i]);
+        break;
+    case SE_OP_GELU:
+        for (int64_t i = r0 * n; i < r1 * n; i++) y[i] = gelu_erf(x[i]);
+        break;
+    case SE_OP_QUICK_GELU:
+        for (int64_t i = r0 * n; i < r1 * n; i++) y[i] = quick_gelu(x[i]);
+        break;
+    case SE_OP_GEGLU:
+        for (int64_t r = r0; r < r1; r++) {
+            const float *a = x + r * 2 * n, *g = a + n;
+            float *o = y + r * n;
+            for (int64_t i = 0; i < n; i++) o[i] = a[i] * gelu_erf(g[i]);
+        }
+        break;
+    default: break;
+    }
+}
+
+static int64_t act_rows_total(const se_op *op) {
+    int64_t n = op->dst->ndim ? op->dst->ne[op->dst->ndim - 1] : 1;
+    return n ? se_tensor_numel(op->dst) / n : 0;
+}
+
+se_status cpu_act_naive(const se_op *op) {
+    act_rows(op, 0, act_rows_total(op));
+    return SE_OK;
+}
+
+static void act_task(void *arg, int64_t b, int64_t e, int tid) { act_rows(arg, b, e); }
+
+se_status cpu_act_fast(se_cpu *c, const se_op *op) {
+    int64_t rows = act_rows_total(op);
+    int64_t n = op->dst->ndim ? op->dst->ne[op->dst->ndim - 1] : 1;
+    int64_t grain = n > 0 ? (16384 + n - 1) / n : rows;
+    cpu_parallel_for(c, rows, grain, act_task, (void *)op);
+    return SE_OK;
+}

@@ -1,0 +1,139 @@
+/*
+ * cpu_gemm.c - single-precision GEMM for the CPU backend: OpenBLAS's cblas_sgemm when the build
+ * found it (STRIKE_HAVE_OPENBLAS), else a cache-blocked C GEMM; plus a tiled parallel driver.
+ *
+ * Threading: OpenBLAS is told to run single-threaded (openblas_set_num_threads(1)) and our own
+ * pool splits each GEMM into tiles, one cblas_sgemm per tile. One thread model for the whole
+ * backend means BLAS threads never compete with ours for cores.
+ */
+#include <string.h>
+
+#include "cpu/cpu_internal.h"
+
+#ifdef STRIKE_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
+
+const char *cpu_gemm_impl(void) {
+#ifdef STRIKE_HAVE_OPENBLAS
+    return "openblas";
+#else
+    return "builtin";
+#endif
+}
+
+void cpu_gemm_init(void) {
+#ifdef STRIKE_HAVE_OPENBLAS
+    openblas_set_num_threads(1);
+#endif
+}
+
+#ifndef STRIKE_HAVE_OPENBLAS
+/* Element (i, j) of op(X) for a row-major X with leading dimension ld. */
+#define AT(X, trans, i, j, ld) ((trans) ? (X)[(int64_t)(j) * (ld) + (i)] : (X)[(int64_t)(i) * (ld) + (j)])
+
+enum { BM = 64, BN = 256, BK = 256 };
+
+/* The fallback: blocks of op(A) and op(B) are packed into contiguous panels, then an i-k-j loop
+ * whose inner loop runs over contiguous memory and vectorises. */
+static void gemm_builtin(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                         const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                         float *C, int64_t ldc) {
+    float pa[BM * BK], pb[BK * BN];
+    for (int64_t i = 0; i < M; i++) {
+        float *c = C + i * ldc;
+        if (beta == 0.0f)
+            memset(c, 0, (size_t)N * sizeof *c);
+        else if (beta != 1.0f)
+            for (int64_t j = 0; j < N; j++) c[j] *= beta;
+    }
+    for (int64_t k0 = 0; k0 < K; k0 += BK) {
+        int64_t kb = K - k0 < BK ? K - k0 : BK;
+        for (int64_t j0 = 0; j0 < N; j0 += BN) {
+            int64_t nb = N - j0 < BN ? N - j0 : BN;
+            for (int64_t k = 0; k < kb; k++)
+                for (int64_t j = 0; j < nb; j++) pb[k * nb + j] = AT(B, tb, k0 + k, j0 + j, ldb);
+            for (int64_t i0 = 0; i0 < M; i0 += BM) {
+                int64_t mb = M - i0 < BM ? M - i0 : BM;
+                for (int64_t i = 0; i < mb; i++)
+                    for (int64_t k = 0; k < kb; k++) pa[i * kb + k] = alpha * AT(A, ta, i0 + i, k0 + k, lda);
+                for (int64_t i = 0; i < mb; i++) {
+                    float *c = C + (i0 + i) * ldc + j0;
+                    for (int64_t k = 0; k < kb; k++) {
+                        float a = pa[i * kb + k];
+                        const float *b = pb + k * nb;
+                        for (int64_t j = 0; j < nb; j++) c[j] += a * b[j];
+                    }
+                }
+            }
+        }
+    }
+}
+#endif
+
+void cpu_sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
+               const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+               int64_t ldc) {
+    if (M <= 0 || N <= 0) return;
+#ifdef STRIKE_HAVE_OPENBLAS
+    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                (blasint)M, (blasint)N, (blasint)K, alpha, A, (blasint)lda, B, (blasint)ldb, beta, C,
+                (blasint)ldc);
+#else
+    gemm_builtin(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+#endif
+}
+
+typedef struct gemm_job {
+    bool ta, tb;
+    int64_t M, N, K, tm, tn, ntn; /* tile sizes and tiles per row of tiles */
+    float alpha, beta;
+    const float *A, *B;
+    int64_t lda, ldb, ldc;
+    float *C;
+} gemm_job;
+
+static void gemm_tile(void *arg, int64_t begin, int64_t end, int tid) {
+    const gemm_job *g = arg;
+    for (int64_t t = begin; t < end; t++) {
+        int64_t i0 = (t / g->ntn) * g->tm, j0 = (t % g->ntn) * g->tn;
+        int64_t mb = g->M - i0 < g->tm ? g->M - i0 : g->tm;
+        int64_t nb = g->N - j0 < g->tn ? g->N - j0 : g->tn;
+        const float *a = g->ta ? g->A + i0 : g->A + i0 * g->lda;
+        const float *b = g->tb ? g->B + j0 * g->ldb : g->B + j0;
+        cpu_sgemm(g->ta, g->tb, mb, nb, g->K, g->alpha, a, g->lda, b, g->ldb, g->beta,
+                  g->C + i0 * g->ldc + j0, g->ldc);
+    }
+}
+
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* Splits C into about `threads` tiles (more when the matrix is large, for balance), keeping tiles
+ * no thinner than 64 so each tile's BLAS call stays efficient, and splitting the longer side first. */
+void cpu_par_sgemm(se_cpu *c, bool transA, bool transB, int64_t M, int64_t N, int64_t K,
+                   float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                   float beta, float *C, int64_t ldc) {
+    int T = c->threads;
+    if (T <= 1 || M * N * K < (int64_t)64 * 64 * 64) {
+        cpu_sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    /* Choose mt x nt tiles with mt*nt >= T: try every mt and keep the most square tiles. */
+    int64_t best_mt = 1, best_nt = T;
+    double best = -1.0;
+    for (int64_t mt = 1; mt <= T; mt++) {
+        int64_t nt = ceil_div(T, mt);
+        int64_t tm = ceil_div(M, mt), tn = ceil_div(N, nt);
+        if ((tm < 32 && mt > 1) || (tn < 32 && nt > 1)) continue;
+        double sq = (double)(tm < tn ? tm : tn) / (double)(tm > tn ? tm : tn);
+        double used = (double)T / (double)(mt * nt);
+        double score = sq * used * used;
+        if (score > best) best = score, best_mt = mt, best_nt = nt;
+    }
+    gemm_job g = {transA, transB, M, N, K, 0, 0, 0, alpha, beta, A, B, lda, ldb, ldc, C};
+    g.tm = ceil_div(M, best_mt);
+    g.tn = ceil_div(N, best_nt);
+    g.ntn = ceil_div(N, g.tn);
+    int64_t tiles = ceil_div(M, g.tm) * g.ntn;
+    cpu_parallel_for(c, tiles, 1, gemm_tile, &g);
+}

@@ -1,0 +1,95 @@
+/*
+ * cpu_internal.h - what the CPU backend's files share: the backend state, the thread pool,
+ * per-thread scratch, the GEMM wrappers and one compute entry per op family.
+ *
+ * Every op family has two entry points: *_naive (plain loops, double accumulation where it
+ * matters; the reference the tests trust) and *_fast (threads, OpenBLAS, bounded scratch).
+ * The dispatcher in cpu_backend.c picks one by the backend's mode. Shapes have already been
+ * checked by core/ops.c; the CPU code only re-checks what ops.c cannot (e.g. gather ids).
+ */
+#ifndef STRIKE_ENGINE_CPU_INTERNAL_H
+#define STRIKE_ENGINE_CPU_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <math.h>
+#include <stdint.h>
+
+#include "core/backend.h"
+#include "core/error.h"
+
+typedef struct cpu_pool cpu_pool;
+
+/* The CPU backend's private state (se_backend.impl). */
+typedef struct se_cpu {
+    bool naive;         /* reference loops only */
+    int threads;        /* worker count including the calling thread (>= 1) */
+    cpu_pool *pool;     /* NULL when threads == 1 or naive */
+    float **scratch;    /* per-thread scratch, threads entries, grown by cpu_scratch_reserve */
+    size_t *scratch_cap;/* capacity of each scratch block, in floats */
+    float *shared;      /* one scratch block shared by all threads (e.g. im2col strips) */
+    size_t shared_cap;  /* its capacity in floats */
+} se_cpu;
+
+/* ---- thread pool (cpu_pool.c) ---- */
+
+/* A task body: process items [begin, end) on thread tid (0 = the calling thread). */
+typedef void (*cpu_task_fn)(void *arg, int64_t begin, int64_t end, int tid);
+
+/* Creates a pool of nthreads-1 workers (the caller is the nth). NULL on failure. */
+cpu_pool *cpu_pool_new(int nthreads);
+void cpu_pool_destroy(cpu_pool **p);
+/* Runs fn over [0, n) in chunks of `grain` items, spread over the pool; returns when all are
+ * done. With no pool (or one chunk) it runs inline on the caller as tid 0. */
+void cpu_parallel_for(se_cpu *c, int64_t n, int64_t grain, cpu_task_fn fn, void *arg);
+/* Number of logical CPUs (>= 1). */
+int cpu_count(void);
+
+/* Makes every per-thread scratch block hold at least nfloats (grows, never shrinks). */
+se_status cpu_scratch_reserve(se_cpu *c, size_t nfloats);
+/* Makes the shared scratch block hold at least nfloats. */
+se_status cpu_shared_reserve(se_cpu *c, size_t nfloats);
+
+/* ---- GEMM (cpu_gemm.c), row-major: C = alpha * op(A) op(B) + beta * C ----
+ * op(A) is MxK (A is KxM when transA), op(B) is KxN (B is NxK when transB). */
+void cpu_sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
+               const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+               int64_t ldc);
+/* The same, split into tiles over the pool (each tile one single-threaded cpu_sgemm). */
+void cpu_par_sgemm(se_cpu *c, bool transA, bool transB, int64_t M, int64_t N, int64_t K,
+                   float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                   float beta, float *C, int64_t ldc);
+/* "openblas" or "builtin". */
+const char *cpu_gemm_impl(void);
+/* Tells the BLAS library to run single-threaded (our pool does the threading). */
+void cpu_gemm_init(void);
+
+/* ---- op families ---- */
+se_status cpu_conv2d_naive(const se_op *op);
+se_status cpu_conv2d_fast(se_cpu *c, const se_op *op);
+se_status cpu_linear_naive(const se_op *op);
+se_status cpu_linear_fast(se_cpu *c, const se_op *op);
+se_status cpu_group_norm_naive(const se_op *op);
+se_status cpu_group_norm_fast(se_cpu *c, const se_op *op);
+se_status cpu_layer_norm_naive(const se_op *op);
+se_status cpu_layer_norm_fast(se_cpu *c, const se_op *op);
+se_status cpu_act_naive(const se_op *op);            /* SILU, GELU, QUICK_GELU, GEGLU */
+se_status cpu_act_fast(se_cpu *c, const se_op *op);
+se_status cpu_softmax_naive(const se_op *op);
+se_status cpu_softmax_fast(se_cpu *c, const se_op *op);
+se_status cpu_attention_naive(const se_op *op);
+se_status cpu_attention_fast(se_cpu *c, const se_op *op);
+se_status cpu_upsample_naive(const se_op *op);
+se_status cpu_concat_naive(const se_op *op);
+se_status cpu_copy_naive(const se_op *op);
+se_status cpu_gather_naive(const se_op *op);
+se_status cpu_shape_fast(se_cpu *c, const se_op *op); /* UPSAMPLE, CONCAT, COPY, GATHER */
+se_status cpu_add_naive(const se_op *op);
+se_status cpu_scale_add_naive(const se_op *op);
+se_status cpu_elementwise_fast(se_cpu *c, const se_op *op); /* ADD, SCALE_ADD */
+se_status cpu_timestep_embedding(const se_op *op);
+
+/* Scalar helpers shared by naive and fast paths. */
+static inline float cpu_silu(float x) { return x / (1.0f + expf(-x)); }
+
+#endif
