@@ -32,6 +32,12 @@ void se_clear_error(void);
     do {                                                                                          \
         if (!(cond)) se_assert_fail(#cond, __FILE__, __LINE__);                                   \
     } while (0)
-_Noreturn void se_assert_fail(const char *expr, const char *file, int line);
+/* _Noreturn is C11; CUDA sources (C++) include this header too. */
+#if defined(__cplusplus)
+#define SE_NORETURN [[noreturn]]
+#else
+#define SE_NORETURN _Noreturn
+#endif
+SE_NORETURN void se_assert_fail(const char *expr, const char *file, int line);
 
 #endif
