@@ -1,0 +1,58 @@
+/*
+ * act.cu - activations on the GPU: SILU, GELU (exact erf), QUICK_GELU (x*sigmoid(1.702x)),
+ * GEGLU (x[..., :n] * gelu_erf(x[..., n:])). Memory-bound: one grid-stride kernel each, dtypes
+ * read and written at run time (F32/F16/BF16 in any combination), math in fp32.
+ */
+#include "cuda/cuda_internal.h"
+
+namespace {
+
+__device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
+
+/* kind: 0 silu, 1 gelu, 2 quick_gelu */
+__global__ void act_kernel(const void *x, int xdt, void *y, int ydt, int64_t n, int kind) {
+    SE_GRID_STRIDE(i, n) {
+        float v = se_ld(x, xdt, i), r;
+        if (kind == 0) r = v / (1.0f + expf(-v));
+        else if (kind == 1) r = gelu_erf(v);
+        else r = v / (1.0f + expf(-1.702f * v));
+        se_st(y, ydt, i, r);
+    }
+}
+
+/* x rows of 2h, y rows of h. */
+__global__ void geglu_kernel(const void *x, int xdt, void *y, int ydt, int64_t n, int64_t h) {
+    SE_GRID_STRIDE(i, n) {
+        int64_t r = i / h, j = i - r * h;
+        float a = se_ld(x, xdt, r * 2 * h + j), g = se_ld(x, xdt, r * 2 * h + h + j);
+        se_st(y, ydt, i, a * gelu_erf(g));
+    }
+}
+
+}  // namespace
+
+extern "C" se_status se_cuda_act(se_cuda *c, const se_op *op) {
+    const se_tensor *x = op->src[0];
+    se_tensor *y = op->dst;
+    const char *name = se_op_name(op->kind);
+    int64_t n = se_tensor_numel(y);
+    if (op->kind == SE_OP_GEGLU) {
+        int64_t h = y->ne[y->ndim > 0 ? y->ndim - 1 : 0];
+        if (h <= 0 || se_tensor_numel(x) != 2 * n)
+            return se_fail(SE_ERR_SHAPE, "cuda geglu: x '%s' has %lld elements, dst '%s' %lld: "
+                           "expected x = 2 * dst", x->name, (long long)se_tensor_numel(x), y->name,
+                           (long long)n);
+        geglu_kernel<<<se_cuda_blocks(n), 256, 0, c->stream>>>(x->data, x->dtype, y->data,
+                                                                 y->dtype, n, h);
+        SE_CU_LAUNCH(name);
+        return SE_OK;
+    }
+    if (se_tensor_numel(x) != n)
+        return se_fail(SE_ERR_SHAPE, "cuda %s: x '%s' and dst '%s' differ in size", name, x->name,
+                       y->name);
+    int kind = op->kind == SE_OP_SILU ? 0 : op->kind == SE_OP_GELU ? 1 : 2;
+    act_kernel<<<se_cuda_blocks(n), 256, 0, c->stream>>>(x->data, x->dtype, y->data, y->dtype, n,
+                                                           kind);
+    SE_CU_LAUNCH(name);
+    return SE_OK;
+}

@@ -1,0 +1,190 @@
+/*
+ * conv.cu - CONV2D on the GPU without an im2col buffer: a sum of shifted GEMMs (one per kernel
+ * tap, 9 for 3x3) over a padded, phase-split copy of the input, all through cuBLAS.
+ *
+ * Layout: activations stay NCHW (op.h) and nothing is converted to NHWC. For stride s and pad p
+ * the input is packed once per call into planes xph[b][phase][shift][ci][PS]:
+ *   phase (py, px) in [0,s)^2 holds the padded input at rows py + s*i, columns px + s*j
+ *   (i < Hq, j < Wq; Wq is rounded up to a multiple of 8 so every tap's GEMM operand stays
+ *   16-byte aligned for the tensor cores), and shift sx in [0, (kw-1)/s] is that plane moved
+ *   left by sx columns. Tap (ky, kx) then reads plane (ky%s, kx%s, kx/s) at a whole-row offset
+ *   (ky/s)*Wq, and out[b][co][y*Wq + x] += W_tap[co][:] . plane[:, y*Wq + x + off] is one GEMM
+ *   [Cout x Cin] x [Cin x Ho*Wq] per tap, batched over images. Columns x >= Wo of that padded
+ *   output grid are garbage and dropped by the epilogue, which adds the bias and converts to
+ *   dst's dtype. Accumulation over taps is in an F32 buffer (fp32 accumulate, one rounding).
+ * The packed input is s*s*nsh planes per channel (3x the input for 3x3 stride 1: three column
+ * shifts); the F32 output grid is Cout*Ho*Wq floats. Both are bounded by splitting the batch, and the
+ * GEMMs are split along the output grid so the F32 accumulator of a chunk stays in L2.
+ * 1x1 stride-1 unpadded convolutions are one batched GEMM straight on x and dst.
+ * Weights are rearranged per call into [tap][Cout][Cin] (small next to the activations).
+ */
+#include "cuda/cuda_internal.h"
+
+namespace {
+
+/* One packed element per thread (see the file comment). nsh = column shifts, ss = s*s. */
+__global__ void pack_input(const void *x, int xdt, void *xp, int pdt, int64_t n, int64_t Cin,
+                           int64_t H, int64_t W, int s, int p, int64_t Hq, int64_t Wq, int64_t PS,
+                           int nsh) {
+    SE_GRID_STRIDE(i, n) {
+        int64_t e = i % PS, t = i / PS;
+        int64_t ci = t % Cin;
+        t /= Cin;
+        int sx = (int)(t % nsh);
+        t /= nsh;
+        int ph = (int)(t % (s * s));
+        int64_t b = t / (s * s);
+        float v = 0.0f;
+        int64_t ee = e + sx;
+        if (ee < Hq * Wq) {
+            int64_t iy = ee / Wq, ix = ee % Wq;
+            int64_t yy = ph / s + (int64_t)s * iy - p, xx = ph % s + (int64_t)s * ix - p;
+            if (yy >= 0 && yy < H && xx >= 0 && xx < W) v = se_ld(x, xdt, ((b * Cin + ci) * H + yy) * W + xx);
+        }
+        se_st(xp, pdt, i, v);
+    }
+}
+
+/* wt[tap][co][ci] = w[co][ci][ky][kx], tap = ky*kw + kx. */
+__global__ void pack_weights(const void *w, int dt, void *wt, int64_t Cout, int64_t Cin, int taps) {
+    int64_t n = Cout * Cin * taps;
+    SE_GRID_STRIDE(i, n) {
+        int64_t ci = i % Cin, t = i / Cin, co = t % Cout, tap = t / Cout;
+        se_st(wt, dt, i, se_ld(w, dt, (co * Cin + ci) * taps + tap));
+    }
+}
+
+/* dst[b][co][y][x] = acc[b][co][y*Wq + x] + bias[co]. */
+__global__ void epilogue(const float *acc, void *y, int ydt, const void *bias, int bdt, int64_t n,
+                         int64_t Cout, int64_t Ho, int64_t Wo, int64_t Wq) {
+    SE_GRID_STRIDE(i, n) {
+        int64_t xo = i % Wo, t = i / Wo, yo = t % Ho, bc = t / Ho, co = bc % Cout;
+        float v = acc[(bc * Ho + yo) * Wq + xo];
+        if (bias) v += se_ld(bias, bdt, co);
+        se_st(y, ydt, i, v);
+    }
+}
+
+/* y[b][co][:] = bias[co] for the 1x1 path (the GEMM then accumulates with beta = 1). */
+__global__ void fill_rows(void *y, int ydt, const void *bias, int bdt, int64_t n, int64_t Cout,
+                          int64_t HW) {
+    SE_GRID_STRIDE(i, n) se_st(y, ydt, i, se_ld(bias, bdt, (i / HW) % Cout));
+}
+
+constexpr size_t kScratchBudget = (size_t)1 << 30;   /* packed input + F32 grid per batch chunk */
+constexpr size_t kL2Budget = (size_t)24 << 20;       /* F32 accumulator per GEMM chunk */
+
+se_status conv_1x1(se_cuda *c, const se_op *op, int64_t B, int64_t Cin, int64_t HW, int64_t Cout) {
+    const se_tensor *x = op->src[0], *w = op->src[1], *bias = op->src[2];
+    se_tensor *y = op->dst;
+    if (bias) {
+        int64_t n = B * Cout * HW;
+        fill_rows<<<se_cuda_blocks(n), 256, 0, c->stream>>>(y->data, y->dtype, bias->data,
+                                                            bias->dtype, n, Cout, HW);
+        SE_CU_LAUNCH("conv2d");
+    }
+    se_gemm g{};
+    g.M = Cout; g.N = HW; g.K = Cin;
+    g.ab = x->dtype; g.cdt = y->dtype;
+    g.A = w->data; g.lda = Cin; g.sA = 0;
+    g.B = x->data; g.ldb = HW; g.sB = Cin * HW;
+    g.C = y->data; g.ldc = HW; g.sC = Cout * HW;
+    g.batch = B;
+    g.alpha = 1.0f;
+    g.beta = bias ? 1.0f : 0.0f;
+    return se_cuda_gemm(c, "conv2d", &g);
+}
+
+}  // namespace
+
+extern "C" se_status se_cuda_conv2d(se_cuda *c, const se_op *op) {
+    const se_tensor *x = op->src[0], *w = op->src[1], *bias = op->src[2];
+    se_tensor *y = op->dst;
+    const int s = op->i[0], p = op->i[1];
+    const int64_t B = x->ne[0], Cin = x->ne[1], H = x->ne[2], W = x->ne[3];
+    const int64_t Cout = w->ne[0], kh = w->ne[2], kw = w->ne[3];
+    char sx_[64], sw_[64], sy_[64];
+    if (w->ne[1] != Cin || H + 2 * p < kh || W + 2 * p < kw)
+        return se_fail(SE_ERR_SHAPE, "cuda conv2d: x '%s' %s and weight '%s' %s do not fit (stride "
+                       "%d, pad %d)", x->name, se_tensor_shape_str(x, sx_, sizeof sx_), w->name,
+                       se_tensor_shape_str(w, sw_, sizeof sw_), s, p);
+    const int64_t Ho = (H + 2 * p - kh) / s + 1, Wo = (W + 2 * p - kw) / s + 1;
+    if (y->ne[0] != B || y->ne[1] != Cout || y->ne[2] != Ho || y->ne[3] != Wo)
+        return se_fail(SE_ERR_SHAPE, "cuda conv2d: dst '%s' is %s, expected [%lld,%lld,%lld,%lld]",
+                       y->name, se_tensor_shape_str(y, sy_, sizeof sy_), (long long)B,
+                       (long long)Cout, (long long)Ho, (long long)Wo);
+    if (kh == 1 && kw == 1 && s == 1 && p == 0) return conv_1x1(c, op, B, Cin, H * W, Cout);
+
+    const se_dtype dt = x->dtype;
+    const size_t esz = se_dtype_size(dt);
+    const int taps = (int)(kh * kw), nsh = (int)((kw - 1) / s + 1);
+    const int64_t Hp = H + 2 * p, Wp = W + 2 * p;
+    const int64_t Hq = (Hp + s - 1) / s, Wq = ((Wp + s - 1) / s + 7) / 8 * 8;
+    const int64_t Q = Ho * Wq, offmax = ((kh - 1) / s) * Wq;
+    int64_t PS = Hq * Wq > Q + offmax ? Hq * Wq : Q + offmax;
+    PS = (PS + 7) / 8 * 8;
+    const int64_t planes = (int64_t)s * s * nsh;                 /* per image and channel */
+    const size_t pack_per_img = (size_t)(planes * Cin * PS) * esz;
+    const size_t acc_per_img = (size_t)(Cout * Q) * sizeof(float);
+    int64_t nbc = (int64_t)(kScratchBudget / (pack_per_img + acc_per_img));
+    if (nbc < 1) nbc = 1;
+    if (nbc > B) nbc = B;
+
+    void *wt = nullptr, *xp = nullptr;
+    float *acc = nullptr;
+    SE_TRY(se_cuda_scratch(c, "conv2d", (size_t)(taps * Cout * Cin) * esz, &wt));
+    se_status st = se_cuda_scratch(c, "conv2d", pack_per_img * (size_t)nbc, &xp);
+    if (st == SE_OK) st = se_cuda_scratch(c, "conv2d", acc_per_img * (size_t)nbc, (void **)&acc);
+    if (st == SE_OK) {
+        pack_weights<<<se_cuda_blocks(taps * Cout * Cin), 256, 0, c->stream>>>(w->data, dt, wt, Cout,
+                                                                            Cin, taps);
+        cudaError_t e = cudaGetLastError();
+        if (e != cudaSuccess) st = se_cuda_fail("conv2d", "pack_weights<<<>>>", __FILE__, __LINE__, e);
+    }
+    /* Output-grid chunk so that nb images x Cout x Qc floats stay in L2 (multiple of 8). */
+    for (int64_t b0 = 0; st == SE_OK && b0 < B; b0 += nbc) {
+        const int64_t nb = B - b0 < nbc ? B - b0 : nbc;
+        const int64_t npk = nb * planes * Cin * PS;
+        pack_input<<<se_cuda_blocks(npk), 256, 0, c->stream>>>(
+            (const char *)x->data + (size_t)(b0 * Cin * H * W) * esz, dt, xp, dt, npk, Cin, H, W, s,
+            p, Hq, Wq, PS, nsh);
+        cudaError_t e = cudaGetLastError();
+        if (e != cudaSuccess) {
+            st = se_cuda_fail("conv2d", "pack_input<<<>>>", __FILE__, __LINE__, e);
+            break;
+        }
+        int64_t Qc = (int64_t)(kL2Budget / ((size_t)(nb * Cout) * sizeof(float))) / 8 * 8;
+        if (Qc < 2048) Qc = 2048;
+        if (Qc > Q) Qc = Q;
+        for (int64_t q0 = 0; st == SE_OK && q0 < Q; q0 += Qc) {
+            const int64_t qn = Q - q0 < Qc ? Q - q0 : Qc;
+            for (int tap = 0; st == SE_OK && tap < taps; tap++) {
+                const int ky = tap / (int)kw, kx = tap % (int)kw;
+                const int64_t plane = ((int64_t)((ky % s) * s + kx % s)) * nsh + kx / s;
+                const int64_t off = (ky / s) * Wq;
+                se_gemm g{};
+                g.M = Cout; g.N = qn; g.K = Cin;
+                g.ab = dt; g.cdt = SE_F32;
+                g.A = (const char *)wt + (size_t)(tap * Cout * Cin) * esz; g.lda = Cin; g.sA = 0;
+                g.B = (const char *)xp + (size_t)(plane * Cin * PS + off + q0) * esz;
+                g.ldb = PS; g.sB = planes * Cin * PS;
+                g.C = acc + q0; g.ldc = Q; g.sC = Cout * Q;
+                g.batch = nb;
+                g.alpha = 1.0f;
+                g.beta = tap == 0 ? 0.0f : 1.0f;
+                st = se_cuda_gemm(c, "conv2d", &g);
+            }
+        }
+        if (st != SE_OK) break;
+        const int64_t ny = nb * Cout * Ho * Wo;
+        epilogue<<<se_cuda_blocks(ny), 256, 0, c->stream>>>(
+            acc, (char *)y->data + (size_t)(b0 * Cout * Ho * Wo) * se_dtype_size(y->dtype), y->dtype,
+            bias ? bias->data : nullptr, bias ? bias->dtype : SE_F32, ny, Cout, Ho, Wo, Wq);
+        e = cudaGetLastError();
+        if (e != cudaSuccess) st = se_cuda_fail("conv2d", "epilogue<<<>>>", __FILE__, __LINE__, e);
+    }
+    se_cuda_scratch_free(c, acc);
+    se_cuda_scratch_free(c, xp);
+    se_cuda_scratch_free(c, wt);
+    return st;
+}

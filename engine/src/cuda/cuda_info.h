@@ -1,0 +1,28 @@
+/*
+ * cuda_info.h - CUDA-only extras for tests and benchmarks: device name, memory, pool peak,
+ * and the backend's stream. Exists only when the engine is built with CUDA (STRIKE_HAVE_CUDA);
+ * model code never includes it.
+ */
+#ifndef STRIKE_ENGINE_CUDA_INFO_H
+#define STRIKE_ENGINE_CUDA_INFO_H
+
+#include <stddef.h>
+
+#include "core/backend.h"
+
+typedef struct se_cuda_info {
+    char name[256];             /* e.g. "NVIDIA H100 80GB HBM3" */
+    int device;
+    int sm_major, sm_minor;
+    size_t total_mem;           /* bytes */
+    size_t pool_reserved_peak;  /* high-water mark of the memory pool, bytes */
+} se_cuda_info;
+
+/* SE_ERR_INVALID_ARG when be is not a cuda backend. */
+se_status se_cuda_backend_info(se_backend *be, se_cuda_info *info);
+/* Resets the pool's high-water mark. */
+se_status se_cuda_reset_peak(se_backend *be);
+/* The backend's cudaStream_t (as void *), NULL when be is not a cuda backend. */
+void *se_cuda_backend_stream(se_backend *be);
+
+#endif

@@ -1,0 +1,90 @@
+/*
+ * elementwise.cu - ADD (b broadcast to a by NumPy rules) and SCALE_ADD (alpha*a + beta*b) on the
+ * GPU. Memory-bound grid-stride kernels with run-time dtypes; dst may alias a (or b where the
+ * shapes match), which is safe because every element is read before it is written by the same
+ * thread.
+ */
+#include "cuda/cuda_internal.h"
+
+namespace {
+
+struct bcast {
+    int64_t ne[SE_MAX_DIMS];   /* a's (= dst's) extents, padded to 4 with leading 1s */
+    int64_t sb[SE_MAX_DIMS];   /* b's element strides per dim of a (0 where b broadcasts) */
+};
+
+__global__ void add_same(const void *a, int adt, const void *b, int bdt, void *y, int ydt,
+                         int64_t n) {
+    SE_GRID_STRIDE(i, n) se_st(y, ydt, i, se_ld(a, adt, i) + se_ld(b, bdt, i));
+}
+
+__global__ void add_bcast(const void *a, int adt, const void *b, int bdt, void *y, int ydt,
+                          int64_t n, bcast bc) {
+    SE_GRID_STRIDE(i, n) {
+        int64_t r = i, off = 0;
+        for (int d = SE_MAX_DIMS - 1; d >= 0; d--) {
+            int64_t cd = r % bc.ne[d];
+            r /= bc.ne[d];
+            off += cd * bc.sb[d];
+        }
+        se_st(y, ydt, i, se_ld(a, adt, i) + se_ld(b, bdt, off));
+    }
+}
+
+__global__ void scale_add(const void *a, int adt, float alpha, const void *b, int bdt, float beta,
+                          void *y, int ydt, int64_t n) {
+    SE_GRID_STRIDE(i, n) {
+        float v = alpha * se_ld(a, adt, i);
+        if (b) v += beta * se_ld(b, bdt, i);
+        se_st(y, ydt, i, v);
+    }
+}
+
+}  // namespace
+
+extern "C" se_status se_cuda_elementwise(se_cuda *c, const se_op *op) {
+    const se_tensor *a = op->src[0], *b = op->src[1];
+    se_tensor *y = op->dst;
+    const char *name = se_op_name(op->kind);
+    int64_t n = se_tensor_numel(y);
+    if (se_tensor_numel(a) != n)
+        return se_fail(SE_ERR_SHAPE, "cuda %s: a '%s' and dst '%s' differ in size", name, a->name,
+                       y->name);
+    if (op->kind == SE_OP_SCALE_ADD) {
+        if (b && se_tensor_numel(b) != n)
+            return se_fail(SE_ERR_SHAPE, "cuda scale_add: b '%s' and dst '%s' differ in size",
+                           b->name, y->name);
+        scale_add<<<se_cuda_blocks(n), 256, 0, c->stream>>>(a->data, a->dtype, op->f[0],
+                                                            b ? b->data : nullptr,
+                                                            b ? b->dtype : SE_F32, op->f[1],
+                                                            y->data, y->dtype, n);
+        SE_CU_LAUNCH(name);
+        return SE_OK;
+    }
+    if (b->ndim > a->ndim)
+        return se_fail(SE_ERR_SHAPE, "cuda add: b '%s' has more dims (%d) than a '%s' (%d)",
+                       b->name, b->ndim, a->name, a->ndim);
+    bcast bc;
+    int pad = SE_MAX_DIMS - a->ndim, bpad = SE_MAX_DIMS - b->ndim;
+    int64_t bstride = 1;
+    for (int d = SE_MAX_DIMS - 1; d >= 0; d--) {
+        bc.ne[d] = d >= pad ? a->ne[d - pad] : 1;
+        int64_t be = d >= bpad ? b->ne[d - bpad] : 1;
+        if (be != bc.ne[d] && be != 1)
+            return se_fail(SE_ERR_SHAPE, "cuda add: b '%s' dim %d is %lld, expected %lld or 1",
+                           b->name, d - bpad, (long long)be, (long long)bc.ne[d]);
+        bc.sb[d] = be == 1 ? 0 : bstride;
+        bstride *= be;
+    }
+    if (bstride == n) {
+        /* b has a's shape (up to leading 1s): no index arithmetic. */
+        add_same<<<se_cuda_blocks(n), 256, 0, c->stream>>>(a->data, a->dtype, b->data, b->dtype,
+                                                           y->data, y->dtype, n);
+        SE_CU_LAUNCH(name);
+        return SE_OK;
+    }
+    add_bcast<<<se_cuda_blocks(n), 256, 0, c->stream>>>(a->data, a->dtype, b->data, b->dtype,
+                                                        y->data, y->dtype, n, bc);
+    SE_CU_LAUNCH(name);
+    return SE_OK;
+}
