@@ -1,0 +1,609 @@
+/*
+ * worker.c - the strike-worker event loop (see worker.h and docs/worker.md).
+ *
+ * One thread: it polls the DEALER socket between engine batches. Shards received are queued
+ * locally (the credit bounds how many jobs can be held); the head shard is rendered batch by
+ * batch; its results go back in one Results per shard (plus partial Results when a shard takes
+ * longer than SW_PARTIAL_MS), then the freed capacity goes back as Credit.
+ */
+#include "worker.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "output.h"
+#include "sf_log.h"
+#include "sf_proto.h"
+#include "sf_status.h"
+#include "sf_time.h"
+#include "strike.pb-c.h"
+
+#define SW_PARTIAL_MS 250     /* send partial Results of a long shard this often */
+#define SW_DEFAULT_HB_MS 1000 /* heartbeat interval until the coordinator says otherwise */
+#define SW_DEAD_INTERVALS 4   /* silent intervals before the coordinator counts as gone */
+#define SW_VERSION "strike-worker 0.1.0"
+
+/* A shard held by the worker, with the results gathered so far. */
+typedef struct held {
+    Strike__Envelope *env;    /* owns the unpacked message; env->shard is the shard */
+    uint64_t *poff;           /* byte offset of each prompt in shard->prompts (count + 1) */
+    uint32_t next;            /* next offset to render */
+    uint32_t reported;        /* offsets below this were already sent in a partial Results */
+    uint32_t *ok_off;         /* successful offsets not yet reported */
+    uint64_t *ok_seed;
+    uint32_t *ok_ms;
+    size_t n_ok;
+    Strike__JobError *errs;   /* failed jobs not yet reported */
+    size_t n_err;
+    int cancelled;            /* CancelSubmission arrived: stop rendering it */
+    uint64_t last_report_ms;  /* when results of it were last sent */
+} held;
+
+/* Worker session state. */
+typedef struct sw_worker {
+    const sw_config *cfg;
+    sw_engine *engine;
+    sw_output *out;
+    void *ctx, *sock;         /* ZeroMQ context and DEALER */
+    char **endpoints;         /* coordinator worker endpoints */
+    size_t n_endpoints, cur;  /* list and the one in use */
+    char id[160];             /* worker id */
+    char host[256];
+    char **models;            /* models served (empty = any) */
+    size_t n_models;
+    held **q;                 /* local queue of shards (ring) */
+    size_t q_cap, q_head, q_len;
+    uint64_t held_jobs;       /* jobs in held shards not yet finally reported */
+    int registered;           /* RegisterAck received on this connection */
+    uint32_t hb_ms;           /* heartbeat interval */
+    uint64_t last_send, last_recv; /* monotonic ms */
+    uint64_t register_sent;   /* when Register was last sent */
+    uint64_t backoff_ms;      /* next reconnect delay */
+    uint64_t jobs_done, jobs_failed, shards, malformed;
+    sw_job *jobs;             /* batch scratch */
+    sw_image *images;
+    size_t batch_cap;
+    int fatal;                /* the coordinator refused us: exit */
+} sw_worker;
+
+/* ---- sending ------------------------------------------------------------------------------- */
+
+/* Pack and send env. Returns 0 or -1 (send timed out: the connection is in trouble). */
+static int send_env(sw_worker *w, Strike__Envelope *env) {
+    env->version = SF_PROTOCOL_VERSION;
+    size_t n = strike__envelope__get_packed_size(env);
+    zmq_msg_t m;
+    if (zmq_msg_init_size(&m, n) != 0)
+        return -1;
+    strike__envelope__pack(env, zmq_msg_data(&m));
+    if (zmq_msg_send(&m, w->sock, 0) < 0) {
+        zmq_msg_close(&m);
+        SF_WARN("send to %s failed: %s", w->endpoints[w->cur], zmq_strerror(errno));
+        return -1;
+    }
+    w->last_send = sf_now_ms();
+    return 0;
+}
+
+static void send_register(sw_worker *w) {
+    Strike__Envelope env = STRIKE__ENVELOPE__INIT;
+    Strike__Register r = STRIKE__REGISTER__INIT;
+    Strike__Device dev = STRIKE__DEVICE__INIT;
+    Strike__Device *devs[1] = {&dev};
+    r.worker_id = w->id;
+    r.host = w->host;
+    r.engine = (char *)w->engine->ops->kind;
+    r.engine_version = (char *)w->engine->version;
+    r.n_models = w->n_models;
+    r.models = w->models;
+    r.n_loaded_models = w->n_models;
+    r.loaded_models = w->models;
+    r.max_batch = (uint32_t)w->batch_cap;
+    dev.name = (char *)"cpu";
+    r.n_devices = 1;
+    r.devices = devs;
+    r.version = (char *)SW_VERSION;
+    env.body_case = STRIKE__ENVELOPE__BODY_REGISTER_WORKER;
+    env.register_worker = &r;
+    send_env(w, &env);
+    w->register_sent = sf_now_ms();
+}
+
+static void send_credit(sw_worker *w, uint32_t jobs) {
+    if (jobs == 0)
+        return;
+    Strike__Envelope env = STRIKE__ENVELOPE__INIT;
+    Strike__Credit c = STRIKE__CREDIT__INIT;
+    c.jobs = jobs;
+    env.body_case = STRIKE__ENVELOPE__BODY_CREDIT;
+    env.credit = &c;
+    send_env(w, &env);
+}
+
+static void send_heartbeat(sw_worker *w) {
+    Strike__Envelope env = STRIKE__ENVELOPE__INIT;
+    Strike__Heartbeat hb = STRIKE__HEARTBEAT__INIT;
+    hb.in_flight = (uint32_t)w->held_jobs;
+    env.body_case = STRIKE__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &hb;
+    send_env(w, &env);
+}
+
+/* Send what h gathered; with final set, the lease ends (unreported jobs are handed back). */
+static void send_results(sw_worker *w, held *h, int final) {
+    Strike__Shard *s = h->env->shard;
+    Strike__Envelope env = STRIKE__ENVELOPE__INIT;
+    Strike__Results r = STRIKE__RESULTS__INIT;
+    Strike__JobError **ep = NULL;
+    r.lease_id = s->lease_id;
+    r.attempt = s->attempt;
+    r.submission_id = s->submission_id;
+    r.first_index = s->first_index;
+    r.n_offset = h->n_ok;
+    r.offset = h->ok_off;
+    r.n_seed = h->n_ok;
+    r.seed = h->ok_seed;
+    r.n_render_ms = h->n_ok;
+    r.render_ms = h->ok_ms;
+    if (h->n_err) {
+        ep = malloc(h->n_err * sizeof *ep);
+        for (size_t i = 0; ep && i < h->n_err; i++)
+            ep[i] = &h->errs[i];
+        r.n_errors = ep ? h->n_err : 0;
+        r.errors = ep;
+    }
+    r.final = final;
+    env.body_case = STRIKE__ENVELOPE__BODY_RESULTS;
+    env.results = &r;
+    send_env(w, &env);
+    free(ep);
+    for (size_t i = 0; i < h->n_err; i++)
+        free(h->errs[i].message);
+    h->n_ok = 0;
+    h->n_err = 0;
+    h->reported = h->next;
+    h->last_report_ms = sf_now_ms();
+}
+
+/* ---- held shards ---------------------------------------------------------------------------- */
+
+static void held_free(held *h) {
+    if (!h)
+        return;
+    for (size_t i = 0; i < h->n_err; i++)
+        free(h->errs[i].message);
+    strike__envelope__free_unpacked(h->env, NULL);
+    free(h->poff);
+    free(h->ok_off);
+    free(h->ok_seed);
+    free(h->ok_ms);
+    free(h->errs);
+    free(h);
+}
+
+/* Check a Shard's arrays against its count. Returns NULL or what is wrong. */
+static const char *shard_check(const Strike__Shard *s) {
+    if (s->count == 0)
+        return "count is 0";
+    if (s->n_prompt_len != s->count)
+        return "prompt_len does not have count entries";
+    if (s->n_seeds != s->count)
+        return "seeds does not have count entries";
+    if ((s->n_steps_override && s->n_steps_override != s->count) ||
+        (s->n_width_override && s->n_width_override != s->count) ||
+        (s->n_height_override && s->n_height_override != s->count))
+        return "an override array is neither empty nor count long";
+    uint64_t sum = 0;
+    for (size_t i = 0; i < s->n_prompt_len; i++)
+        sum += s->prompt_len[i];
+    if (sum != s->prompts.len)
+        return "prompt lengths do not add up to the prompt bytes";
+    if (!s->submission_id || !*s->submission_id)
+        return "no submission id";
+    return NULL;
+}
+
+/* Record a failed job of h. */
+static void add_error(held *h, uint32_t off, uint32_t status, const char *msg) {
+    Strike__JobError e = STRIKE__JOB_ERROR__INIT;
+    e.offset = off;
+    e.status = status;
+    e.message = strdup(msg ? msg : "");
+    h->errs[h->n_err++] = e;
+}
+
+/* Take ownership of a Shard envelope and queue it. */
+static void take_shard(sw_worker *w, Strike__Envelope *env) {
+    Strike__Shard *s = env->shard;
+    const char *bad = shard_check(s);
+    held *h = calloc(1, sizeof *h);
+    if (!h) {
+        strike__envelope__free_unpacked(env, NULL);
+        return;
+    }
+    h->env = env;
+    uint32_t n = s->count;
+    h->poff = malloc(((size_t)n + 1) * sizeof *h->poff);
+    h->ok_off = malloc((size_t)n * sizeof *h->ok_off);
+    h->ok_seed = malloc((size_t)n * sizeof *h->ok_seed);
+    h->ok_ms = malloc((size_t)n * sizeof *h->ok_ms);
+    h->errs = calloc((size_t)n, sizeof *h->errs);
+    if (!h->poff || !h->ok_off || !h->ok_seed || !h->ok_ms || !h->errs) {
+        SF_ERROR("out of memory for a shard of %u jobs", n);
+        held_free(h);
+        return;
+    }
+    h->last_report_ms = sf_now_ms();
+    w->shards++;
+    if (bad) {
+        /* A shard we cannot read: fail every job so the coordinator retries it elsewhere. */
+        w->malformed++;
+        SF_WARN("malformed shard (lease %" PRIu64 " of %s): %s", s->lease_id, s->submission_id, bad);
+        for (uint32_t i = 0; i < n && i < 4096; i++)
+            add_error(h, i, SF_ERR_PROTOCOL, bad);
+        send_results(w, h, 1);
+        held_free(h);
+        send_credit(w, n);
+        return;
+    }
+    h->poff[0] = 0;
+    for (uint32_t i = 0; i < n; i++)
+        h->poff[i + 1] = h->poff[i] + s->prompt_len[i];
+    if (w->q_len == w->q_cap) {
+        size_t nc = w->q_cap ? w->q_cap * 2 : 16;
+        held **nq = malloc(nc * sizeof *nq);
+        if (!nq) {
+            held_free(h);
+            return;
+        }
+        for (size_t i = 0; i < w->q_len; i++)
+            nq[i] = w->q[(w->q_head + i) % w->q_cap];
+        free(w->q);
+        w->q = nq;
+        w->q_cap = nc;
+        w->q_head = 0;
+    }
+    w->q[(w->q_head + w->q_len) % w->q_cap] = h;
+    w->q_len++;
+    w->held_jobs += n;
+}
+
+/* Finish the head shard: final Results, free it, give its capacity back as credit. */
+static void finish_head(sw_worker *w, int give_credit) {
+    held *h = w->q[w->q_head];
+    uint32_t n = h->env->shard->count;
+    send_results(w, h, 1);
+    w->q_head = (w->q_head + 1) % w->q_cap;
+    w->q_len--;
+    w->held_jobs -= n;
+    held_free(h);
+    if (give_credit)
+        send_credit(w, n);
+}
+
+/* ---- rendering ------------------------------------------------------------------------------ */
+
+/* Render the next batch of the head shard. */
+static void render_batch(sw_worker *w) {
+    held *h = w->q[w->q_head];
+    Strike__Shard *s = h->env->shard;
+    if (h->cancelled || h->next >= s->count) {
+        finish_head(w, 1);
+        return;
+    }
+    size_t n = s->count - h->next;
+    if (n > w->batch_cap)
+        n = w->batch_cap;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t off = h->next + (uint32_t)i;
+        sw_job *j = &w->jobs[i];
+        j->prompt = (const char *)s->prompts.data + h->poff[off];
+        j->prompt_len = s->prompt_len[off];
+        j->seed = s->seeds[off];
+        j->steps = (int)(s->n_steps_override && s->steps_override[off] ? s->steps_override[off] : s->steps);
+        j->width = (int)(s->n_width_override && s->width_override[off] ? s->width_override[off] : s->width);
+        j->height = (int)(s->n_height_override && s->height_override[off] ? s->height_override[off] : s->height);
+        j->model = s->model;
+    }
+    uint64_t t0 = sf_now_us();
+    w->engine->ops->render(w->engine, w->jobs, n, w->images);
+    uint32_t ms = (uint32_t)((sf_now_us() - t0) / 1000 / (n ? n : 1));
+    for (size_t i = 0; i < n; i++) {
+        uint32_t off = h->next + (uint32_t)i;
+        sw_image *im = &w->images[i];
+        if (im->status != 0) {
+            add_error(h, off, SF_ERR_ENGINE, im->error);
+            w->jobs_failed++;
+            continue;
+        }
+        if (!w->cfg->no_write) {
+            const char *root = s->output_root && *s->output_root ? s->output_root : w->cfg->output_root;
+            sw_output_job oj = {root, s->output_prefix, s->submission_id, s->first_index + off, &w->jobs[i], im,
+                                w->engine, ms};
+            char err[512];
+            if (sw_output_write(w->out, &oj, err, sizeof err) != 0) {
+                SF_WARN("%s", err);
+                add_error(h, off, SF_ERR_OUTPUT, err);
+                w->jobs_failed++;
+                continue;
+            }
+        }
+        h->ok_off[h->n_ok] = off;
+        h->ok_seed[h->n_ok] = w->jobs[i].seed;
+        h->ok_ms[h->n_ok] = ms;
+        h->n_ok++;
+        w->jobs_done++;
+    }
+    h->next += (uint32_t)n;
+    if (h->next >= s->count) {
+        sw_output_flush(w->out);
+        finish_head(w, 1);
+    } else if (sf_now_ms() - h->last_report_ms >= SW_PARTIAL_MS) {
+        sw_output_flush(w->out);
+        send_results(w, h, 0);
+    }
+}
+
+/* ---- receiving ------------------------------------------------------------------------------ */
+
+static void handle(sw_worker *w, Strike__Envelope *env) {
+    switch (env->body_case) {
+    case STRIKE__ENVELOPE__BODY_REGISTER_ACK: {
+        Strike__RegisterAck *a = env->register_ack;
+        if (a->status != 0) {
+            SF_ERROR("coordinator refused registration: %s (%s)", a->message, sf_strerror((sf_status)a->status));
+            w->fatal = 1;
+            break;
+        }
+        w->registered = 1;
+        w->backoff_ms = 100;
+        w->hb_ms = a->heartbeat_ms ? a->heartbeat_ms : SW_DEFAULT_HB_MS;
+        SF_INFO("registered with %s as %s (coordinator %s, heartbeat %u ms)", w->endpoints[w->cur], w->id,
+                a->coordinator_id, w->hb_ms);
+        /* The coordinator reset our credit to 0: offer what we can hold beyond what we hold. */
+        uint64_t cap = (uint64_t)w->cfg->credit;
+        if (cap > w->held_jobs)
+            send_credit(w, (uint32_t)(cap - w->held_jobs));
+        break;
+    }
+    case STRIKE__ENVELOPE__BODY_SHARD:
+        take_shard(w, env);
+        return; /* owned by the queue now */
+    case STRIKE__ENVELOPE__BODY_CANCEL_SUBMISSION: {
+        const char *sid = env->cancel_submission->submission_id;
+        for (size_t i = 0; i < w->q_len; i++) {
+            held *h = w->q[(w->q_head + i) % w->q_cap];
+            if (strcmp(h->env->shard->submission_id, sid) == 0)
+                h->cancelled = 1;
+        }
+        sw_output_close_submission(w->out, sid);
+        SF_INFO("submission %s cancelled: dropping its queued jobs", sid);
+        break;
+    }
+    case STRIKE__ENVELOPE__BODY_ERROR:
+        if (env->error->status == SF_ERR_UNKNOWN_WORKER) {
+            SF_INFO("coordinator does not know us (%s): registering again", env->error->message);
+            w->registered = 0;
+            send_register(w);
+        } else {
+            SF_WARN("coordinator error: %s (%s)", env->error->message, sf_strerror((sf_status)env->error->status));
+        }
+        break;
+    case STRIKE__ENVELOPE__BODY_HEARTBEAT:
+        break;
+    default:
+        w->malformed++;
+        SF_DEBUG("unexpected message %d from the coordinator", (int)env->body_case);
+        break;
+    }
+    strike__envelope__free_unpacked(env, NULL);
+}
+
+/* Read every frame waiting (up to a bound), waiting up to timeout_ms for the first. */
+static void pump(sw_worker *w, long timeout_ms) {
+    for (int k = 0; k < 256; k++) {
+        zmq_pollitem_t pi = {w->sock, 0, ZMQ_POLLIN, 0};
+        int rc = zmq_poll(&pi, 1, k == 0 ? timeout_ms : 0);
+        if (rc <= 0)
+            return;
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, w->sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            return;
+        }
+        w->last_recv = sf_now_ms();
+        Strike__Envelope *env = NULL;
+        if (!zmq_msg_more(&m) && zmq_msg_size(&m) <= SF_DEFAULT_MAX_FRAME)
+            env = strike__envelope__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
+        int more = zmq_msg_more(&m);
+        zmq_msg_close(&m);
+        while (more) {
+            zmq_msg_init(&m);
+            zmq_msg_recv(&m, w->sock, 0);
+            more = zmq_msg_more(&m);
+            zmq_msg_close(&m);
+            if (env) {
+                strike__envelope__free_unpacked(env, NULL);
+                env = NULL;
+            }
+        }
+        if (!env || env->version != SF_PROTOCOL_VERSION || env->body_case == STRIKE__ENVELOPE__BODY__NOT_SET) {
+            w->malformed++;
+            SF_WARN("dropped a malformed frame from the coordinator (%" PRIu64 " so far)", w->malformed);
+            if (env)
+                strike__envelope__free_unpacked(env, NULL);
+            continue;
+        }
+        handle(w, env);
+    }
+}
+
+/* ---- connection ----------------------------------------------------------------------------- */
+
+static int open_socket(sw_worker *w) {
+    if (w->sock)
+        zmq_close(w->sock);
+    w->sock = zmq_socket(w->ctx, ZMQ_DEALER);
+    if (!w->sock)
+        return -1;
+    int linger = 0, hwm = 10000, sndtimeo = 2000;
+    int64_t maxmsg = (int64_t)SF_DEFAULT_MAX_FRAME;
+    zmq_setsockopt(w->sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(w->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(w->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(w->sock, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo);
+    zmq_setsockopt(w->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    if (zmq_connect(w->sock, w->endpoints[w->cur]) != 0) {
+        SF_ERROR("cannot connect to %s: %s", w->endpoints[w->cur], zmq_strerror(errno));
+        return -1;
+    }
+    w->registered = 0;
+    w->last_recv = sf_now_ms();
+    send_register(w);
+    return 0;
+}
+
+/* Connection lost or never made: wait the backoff (unless stopping), try the next endpoint. */
+static void reconnect(sw_worker *w, volatile sig_atomic_t *stop) {
+    SF_WARN("no answer from the coordinator at %s: reconnecting in %" PRIu64 " ms", w->endpoints[w->cur],
+            w->backoff_ms);
+    uint64_t until = sf_now_ms() + w->backoff_ms;
+    while (!*stop && sf_now_ms() < until) {
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    w->backoff_ms *= 2;
+    if (w->backoff_ms > (uint64_t)w->cfg->backoff_max_ms)
+        w->backoff_ms = (uint64_t)w->cfg->backoff_max_ms;
+    w->cur = (w->cur + 1) % w->n_endpoints;
+    open_socket(w);
+}
+
+/* Split a comma-separated list into a NULL-free array of strdup'd strings. */
+static char **split_list(const char *s, size_t *n) {
+    *n = 0;
+    if (!s || !*s)
+        return NULL;
+    size_t cap = 1;
+    for (const char *p = s; *p; p++)
+        cap += *p == ',';
+    char **v = calloc(cap, sizeof *v);
+    char *copy = strdup(s), *save = NULL;
+    for (char *t = strtok_r(copy, ",", &save); v && t; t = strtok_r(NULL, ",", &save))
+        if (*t)
+            v[(*n)++] = strdup(t);
+    free(copy);
+    return v;
+}
+
+static void free_list(char **v, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+int sw_worker_run(const sw_config *cfg, sw_engine *engine, volatile sig_atomic_t *stop) {
+    sw_worker w;
+    memset(&w, 0, sizeof w);
+    w.cfg = cfg;
+    w.engine = engine;
+    w.hb_ms = SW_DEFAULT_HB_MS;
+    w.backoff_ms = 100;
+    gethostname(w.host, sizeof w.host - 1);
+    if (cfg->worker_id && *cfg->worker_id)
+        snprintf(w.id, sizeof w.id, "%s", cfg->worker_id);
+    else
+        snprintf(w.id, sizeof w.id, "%.64s:%ld:%04x", w.host, (long)getpid(),
+                 (unsigned)((sf_wall_ms() ^ (uint64_t)getpid() * 2654435761u) & 0xffff));
+    w.endpoints = split_list(cfg->coordinator, &w.n_endpoints);
+    w.models = split_list(cfg->models, &w.n_models);
+    if (w.n_endpoints == 0) {
+        SF_ERROR("no coordinator endpoint (--coordinator)");
+        return 2;
+    }
+    w.batch_cap = (size_t)(cfg->batch > 0 ? cfg->batch : 1);
+    if (engine->max_batch > 0 && w.batch_cap > (size_t)engine->max_batch)
+        w.batch_cap = (size_t)engine->max_batch;
+    w.jobs = calloc(w.batch_cap, sizeof *w.jobs);
+    w.images = calloc(w.batch_cap, sizeof *w.images);
+    sf_png_opts po;
+    sf_png_opts_init(&po);
+    po.compression = (int)cfg->compression;
+    po.fsync_file = cfg->fsync;
+    w.out = sw_output_new(w.id, &po, cfg->manifest);
+    w.ctx = zmq_ctx_new();
+    int rc = 0;
+    if (!w.jobs || !w.images || !w.out || !w.ctx || open_socket(&w) != 0) {
+        SF_ERROR("worker start-up failed");
+        rc = 1;
+        goto done;
+    }
+    SF_INFO("worker %s: engine %s (%s), batch %zu, credit %lld, %s", w.id, engine->ops->kind, engine->version,
+            w.batch_cap, cfg->credit, cfg->no_write ? "not writing images (--no-write)" : "writing images");
+
+    uint64_t idle_since = sf_now_ms();
+    while (!*stop && !w.fatal) {
+        pump(&w, w.q_len ? 0 : 50);
+        uint64_t now = sf_now_ms();
+        if (w.q_len) {
+            render_batch(&w);
+            idle_since = sf_now_ms();
+        } else if (cfg->exit_after_idle_ms > 0 && now - idle_since > (uint64_t)cfg->exit_after_idle_ms) {
+            SF_INFO("idle for %lld ms: leaving", cfg->exit_after_idle_ms);
+            break;
+        }
+        now = sf_now_ms();
+        if (!w.registered) {
+            if (now - w.register_sent > (uint64_t)cfg->connect_timeout_ms)
+                reconnect(&w, stop);
+            continue;
+        }
+        if (now - w.last_send >= w.hb_ms)
+            send_heartbeat(&w);
+        if (now - w.last_recv > (uint64_t)w.hb_ms * SW_DEAD_INTERVALS)
+            reconnect(&w, stop);
+    }
+
+    /* Drain: the running batch is done; hand back everything not rendered, say goodbye. */
+    if (w.sock && w.registered) {
+        SF_INFO("draining: handing back %" PRIu64 " held jobs", w.held_jobs);
+        sw_output_flush(w.out);
+        while (w.q_len)
+            finish_head(&w, 0);
+        Strike__Envelope env = STRIKE__ENVELOPE__INIT;
+        Strike__Goodbye g = STRIKE__GOODBYE__INIT;
+        g.reason = (char *)(*stop ? "signal" : "idle");
+        env.body_case = STRIKE__ENVELOPE__BODY_GOODBYE;
+        env.goodbye = &g;
+        send_env(&w, &env);
+        int linger = 2000;
+        zmq_setsockopt(w.sock, ZMQ_LINGER, &linger, sizeof linger);
+    }
+    rc = w.fatal ? 1 : 0;
+    SF_INFO("worker %s done: %" PRIu64 " jobs rendered, %" PRIu64 " failed, %" PRIu64 " shards, %" PRIu64
+            " malformed frames", w.id, w.jobs_done, w.jobs_failed, w.shards, w.malformed);
+done:
+    while (w.q_len) {
+        held_free(w.q[w.q_head]);
+        w.q_head = (w.q_head + 1) % w.q_cap;
+        w.q_len--;
+    }
+    free(w.q);
+    if (w.sock)
+        zmq_close(w.sock);
+    if (w.ctx)
+        zmq_ctx_term(w.ctx);
+    sw_output_destroy(&w.out);
+    free(w.jobs);
+    free(w.images);
+    free_list(w.endpoints, w.n_endpoints);
+    free_list(w.models, w.n_models);
+    return rc;
+}
