@@ -9,3 +9,18 @@ target_include_directories(farm_png_write PRIVATE ${CMAKE_SOURCE_DIR}/common ${C
 target_link_libraries(farm_png_write PRIVATE PkgConfig::EDGE_PNG)
 add_test(NAME farm_png_write COMMAND farm_png_write)
 set_tests_properties(farm_png_write PROPERTIES LABELS "farm;edge")
+
+# CLI input reader: cli/input.c with its test (jansson only).
+pkg_check_modules(EDGE_JANSSON REQUIRED IMPORTED_TARGET jansson)
+add_executable(farm_cli_input ${STRIKE_FARM_TEST_DIR}/test_cli_input.c ${CMAKE_SOURCE_DIR}/cli/input.c)
+target_include_directories(farm_cli_input PRIVATE ${CMAKE_SOURCE_DIR}/cli ${CMAKE_SOURCE_DIR}/tests/engine)
+target_link_libraries(farm_cli_input PRIVATE strike_common PkgConfig::EDGE_JANSSON)
+add_test(NAME farm_cli_input COMMAND farm_cli_input)
+set_tests_properties(farm_cli_input PROPERTIES LABELS "farm;edge")
+
+# Null engine and engine selection of the worker.
+add_executable(farm_worker_null ${STRIKE_FARM_TEST_DIR}/test_worker_null.c ${CMAKE_SOURCE_DIR}/worker/engine.c
+  ${CMAKE_SOURCE_DIR}/worker/engine_null.c)
+target_include_directories(farm_worker_null PRIVATE ${CMAKE_SOURCE_DIR}/worker ${CMAKE_SOURCE_DIR}/tests/engine)
+add_test(NAME farm_worker_null COMMAND farm_worker_null)
+set_tests_properties(farm_worker_null PROPERTIES LABELS "farm;edge")
