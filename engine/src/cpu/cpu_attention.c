@@ -60,12 +60,10 @@ typedef struct att_job {
 } att_job;
 
 /* Softmax of row r (n entries) in place: subtract the max, exponentiate, normalise. */
-static void softmax_inplace(float *r, int64_t n) {
-    float mx = r[0];
-    for (int64_t j = 1; j < n; j++) mx = r[j] > mx ? r[j] : mx;
-    float sum = 0.0f;
-    for (int64_t j = 0; j < n; j++) sum += (r[j] = expf(r[j] - mx));
-    float inv = 1.0f / sum;
+CPU_CLONES static void softmax_inplace(float *r, int64_t n) {
+    float mx = cpu_max(r, n);
+    for (int64_t j = 0; j < n; j++) r[j] = cpu_expf(r[j] - mx);
+    float inv = 1.0f / cpu_sum(r, n);
     for (int64_t j = 0; j < n; j++) r[j] *= inv;
 }
 

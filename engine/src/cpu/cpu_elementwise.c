@@ -25,7 +25,7 @@ static bcast bcast_make(const se_tensor *a, const se_tensor *b) {
 }
 
 /* Adds over rows [r0, r1) of a's right-aligned [ne0*ne1*ne2, ne3] view. */
-static void add_rows(const se_op *op, const bcast *bc, int64_t r0, int64_t r1) {
+CPU_CLONES static void add_rows(const se_op *op, const bcast *bc, int64_t r0, int64_t r1) {
     const float *a = op->src[0]->data, *b = op->src[1]->data;
     float *y = op->dst->data;
     int64_t n3 = bc->ne[3];
@@ -43,7 +43,7 @@ static void add_rows(const se_op *op, const bcast *bc, int64_t r0, int64_t r1) {
     }
 }
 
-static void scale_add_range(const se_op *op, int64_t i0, int64_t i1) {
+CPU_CLONES static void scale_add_range(const se_op *op, int64_t i0, int64_t i1) {
     const float *a = op->src[0]->data, *b = op->src[1] ? op->src[1]->data : NULL;
     float *y = op->dst->data;
     float alpha = op->f[0], beta = op->f[1];

@@ -89,7 +89,78 @@ se_status cpu_scale_add_naive(const se_op *op);
 se_status cpu_elementwise_fast(se_cpu *c, const se_op *op); /* ADD, SCALE_ADD */
 se_status cpu_timestep_embedding(const se_op *op);
 
+/* CPU_CLONES marks a hot fast-path loop function to be compiled twice, for baseline x86-64 and
+ * for x86-64-v3 (AVX2 + FMA), with the loader picking the clone for the running CPU (GCC
+ * target_clones, an ifunc). The default build stays portable; no -march flag is needed. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define CPU_CLONES
+#endif
+
 /* Scalar helpers shared by naive and fast paths. */
 static inline float cpu_silu(float x) { return x / (1.0f + expf(-x)); }
+
+/* exp(x) for the fast path, branch-free so loops over it vectorise: round x/ln2 to n with the
+ * 1.5*2^23 trick, reduce r = x - n ln2 (two-part ln2), a degree-7 Taylor polynomial on
+ * |r| <= ln2/2 (relative error ~ 5e-9 + rounding), then scale by 2^n through the exponent bits.
+ * x is clamped to [-87, 88] so 2^n stays a normal float: exp(-1000) gives 1.6e-38, not 0. */
+static inline float cpu_expf(float x) {
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    float t = x * 1.44269504088896341f + 12582912.0f;
+    float n = t - 12582912.0f;
+    float r = x - n * 0.693145751953125f;
+    r = r - n * 1.428606765330187e-06f;
+    float p = 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    union { float f; int32_t i; } u = {t};
+    union { int32_t i; float f; } sc;
+    sc.i = (u.i - 0x4B400000 + 127) * (1 << 23);  /* n + 127 in the exponent field */
+    return p * sc.f;
+}
+
+static inline float cpu_silu_fast(float x) { return x * (1.0f / (1.0f + cpu_expf(-x))); }
+
+/* Sum and maximum of n floats with 8 independent partial results, so the compiler can keep them
+ * in one vector register (a plain float reduction may not be reordered, so it never vectorises). */
+static inline float cpu_sum(const float *x, int64_t n) {
+    float a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) a[k] += x[i + k];
+    float s = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+    for (; i < n; i++) s += x[i];
+    return s;
+}
+
+static inline float cpu_max(const float *x, int64_t n) {
+    float a[8];
+    int64_t i = 0;
+    for (int k = 0; k < 8; k++) a[k] = n > 0 ? x[0] : -INFINITY;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) a[k] = x[i + k] > a[k] ? x[i + k] : a[k];
+    float m = a[0];
+    for (int k = 1; k < 8; k++) m = a[k] > m ? a[k] : m;
+    for (; i < n; i++) m = x[i] > m ? x[i] : m;
+    return m;
+}
+
+/* Sum of squared deviations from mean. */
+static inline float cpu_sumsq_dev(const float *x, int64_t n, float mean) {
+    float a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) a[k] += (x[i + k] - mean) * (x[i + k] - mean);
+    float s = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+    for (; i < n; i++) s += (x[i] - mean) * (x[i] - mean);
+    return s;
+}
 
 #endif

@@ -2,8 +2,11 @@
  * cpu_norm.c - group norm (with optional fused SiLU) and layer norm.
  *
  * Statistics are the biased variance, as PyTorch computes them: y = (x - mean) / sqrt(var + eps)
- * * gamma + beta. Naive: two passes in double. Fast: statistics per (batch, group) in parallel
- * (double sums), then one parallel pass applying a per-channel scale and shift (and SiLU).
+ * * gamma + beta. Naive: two passes in double.
+ * Fast: one work item per (batch, group) for group norm and per row for layer norm, spread over
+ * the pool. Each item makes two passes over its data while it is in cache (mean, then the
+ * centred sum of squares, as float partial sums of BLK elements added in double), then writes
+ * x * a + c with a per-channel a = gamma / std and c = beta - mean * a, with SiLU fused.
  */
 #include "cpu/cpu_internal.h"
 
@@ -57,5 +60,76 @@ se_status cpu_layer_norm_naive(const se_op *op) {
     return SE_OK;
 }
 
-se_status cpu_group_norm_fast(se_cpu *c, const se_op *op) { return cpu_group_norm_naive(op); }
-se_status cpu_layer_norm_fast(se_cpu *c, const se_op *op) { return cpu_layer_norm_naive(op); }
+#define BLK 1024
+
+/* Mean and 1/std of n floats: float partial sums per block (vectorisable), double across blocks. */
+static void stats(const float *x, int64_t n, double eps, float *mean_out, float *inv_out) {
+    double sum = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0 += BLK) {
+        int64_t e = n - i0 < BLK ? n : i0 + BLK;
+        sum += cpu_sum(x + i0, e - i0);
+    }
+    float mean = (float)(sum / (double)n);
+    double var = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0 += BLK) {
+        int64_t e = n - i0 < BLK ? n : i0 + BLK;
+        var += cpu_sumsq_dev(x + i0, e - i0, mean);
+    }
+    *mean_out = mean;
+    *inv_out = (float)(1.0 / sqrt(var / (double)n + eps));
+}
+
+CPU_CLONES static void gn_items(void *arg, int64_t i0, int64_t i1, int tid) {
+    const se_op *op = arg;
+    const se_tensor *xt = op->src[0];
+    const float *x = xt->data, *g = op->src[1]->data, *be = op->src[2]->data;
+    float *y = op->dst->data;
+    int64_t C = xt->ne[1], S = se_tensor_numel(xt) / (xt->ne[0] * C);
+    int64_t G = op->i[0], cpg = C / G;
+    for (int64_t it = i0; it < i1; it++) {
+        int64_t b = it / G, gi = it % G;
+        const float *xs = x + (b * C + gi * cpg) * S;
+        float *ys = y + (b * C + gi * cpg) * S;
+        float mean, inv;
+        stats(xs, cpg * S, op->f[0], &mean, &inv);
+        for (int64_t ci = 0; ci < cpg; ci++) {
+            int64_t ch = gi * cpg + ci;
+            float a = g[ch] * inv, c = be[ch] - mean * a;
+            const float *xr = xs + ci * S;
+            float *yr = ys + ci * S;
+            if (op->i[1])
+                for (int64_t s = 0; s < S; s++) yr[s] = cpu_silu_fast(xr[s] * a + c);
+            else
+                for (int64_t s = 0; s < S; s++) yr[s] = xr[s] * a + c;
+        }
+    }
+}
+
+se_status cpu_group_norm_fast(se_cpu *c, const se_op *op) {
+    const se_tensor *xt = op->src[0];
+    if (se_tensor_numel(xt) == 0) return SE_OK;
+    cpu_parallel_for(c, xt->ne[0] * op->i[0], 1, gn_items, (void *)op);
+    return SE_OK;
+}
+
+CPU_CLONES static void ln_rows(void *arg, int64_t r0, int64_t r1, int tid) {
+    const se_op *op = arg;
+    const se_tensor *xt = op->src[0];
+    const float *x = xt->data, *g = op->src[1]->data, *be = op->src[2]->data;
+    float *y = op->dst->data;
+    int64_t D = xt->ne[xt->ndim - 1];
+    for (int64_t r = r0; r < r1; r++) {
+        float mean, inv;
+        stats(x + r * D, D, op->f[0], &mean, &inv);
+        const float *xr = x + r * D;
+        float *yr = y + r * D;
+        for (int64_t i = 0; i < D; i++) yr[i] = (xr[i] - mean) * inv * g[i] + be[i];
+    }
+}
+
+se_status cpu_layer_norm_fast(se_cpu *c, const se_op *op) {
+    const se_tensor *xt = op->src[0];
+    int64_t D = xt->ne[xt->ndim - 1], R = D ? se_tensor_numel(xt) / D : 0;
+    cpu_parallel_for(c, R, 1 + 16384 / (D ? D : 1), ln_rows, (void *)op);
+    return SE_OK;
+}
