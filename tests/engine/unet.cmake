@@ -1,2 +1,20 @@
 # safetensors reader, weight sets, config.json getters, and the SDXL UNet against diffusers.
 strike_engine_test(NAME engine_safetensors SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_safetensors.c)
+
+# The UNet against diffusers fixtures (tests/reference/make_unet_fixtures.py): one binary; each
+# case runs on the fast CPU path and on the naive reference loops, plus the error cases.
+strike_engine_test(NAME engine_unet_tiny SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_unet.c
+                   ARGS tiny fast)
+foreach(t tiny:naive b2_nonsquare:fast b2_nonsquare:naive convproj_bf16:fast convproj_bf16:naive)
+  string(REPLACE ":" ";" parts ${t})
+  list(GET parts 0 case)
+  list(GET parts 1 mode)
+  set(name engine_unet_${case})
+  if(mode STREQUAL "naive")
+    set(name ${name}_naive)
+  endif()
+  add_test(NAME ${name} COMMAND engine_unet_tiny ${case} ${mode})
+  set_tests_properties(${name} PROPERTIES SKIP_RETURN_CODE 77 LABELS "engine")
+endforeach()
+add_test(NAME engine_unet_errors COMMAND engine_unet_tiny errors)
+set_tests_properties(engine_unet_errors PROPERTIES SKIP_RETURN_CODE 77 LABELS "engine")
