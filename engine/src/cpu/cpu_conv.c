@@ -6,7 +6,7 @@
  * where P is output pixels. A 1x1 stride-1 conv needs no col matrix (the input is it). Otherwise
  * col is built (im2col) one strip of output rows at a time in the backend's shared scratch,
  * bounded at CONV_SCRATCH_BYTES, so memory stays flat for any image size. Both the im2col and
- * the GEMM are split over the thread pool; the bias is written into y first and the GEMM
+ * the GEMM are split over the thread pool; each GEMM tile writes its block of bias first and
  * accumulates onto it.
  */
 #include <string.h>
@@ -107,20 +107,16 @@ se_status cpu_conv2d_fast(se_cpu *c, const se_op *op) {
     for (int64_t b = 0; b < B; b++) {
         const float *xb = x + b * Ci * H * W;
         float *yb = y + b * Co * P;
-        if (bias)
-            for (int64_t co = 0; co < Co; co++)
-                for (int64_t q = 0; q < P; q++) yb[co * P + q] = bias[co];
-        float beta = bias ? 1.0f : 0.0f;
         if (direct) {
-            cpu_par_sgemm(c, false, false, Co, P, K, 1.0f, w, K, xb, P, beta, yb, P);
+            cpu_par_sgemm_bias(c, false, false, Co, P, K, w, K, xb, P, yb, P, bias, NULL);
             continue;
         }
         for (int64_t oh0 = 0; oh0 < Ho; oh0 += rows) {
             int64_t nr = Ho - oh0 < rows ? Ho - oh0 : rows, npix = nr * Wo;
             im2col_job j = {xb, c->shared, H, W, Wo, KH, KW, s, p, oh0, npix};
             cpu_parallel_for(c, K, 1 + 8192 / npix, im2col_rows, &j);
-            cpu_par_sgemm(c, false, false, Co, npix, K, 1.0f, w, K, c->shared, npix, beta,
-                          yb + oh0 * Wo, P);
+            cpu_par_sgemm_bias(c, false, false, Co, npix, K, w, K, c->shared, npix, yb + oh0 * Wo,
+                               P, bias, NULL);
         }
     }
     return SE_OK;

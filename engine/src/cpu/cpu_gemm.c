@@ -91,6 +91,7 @@ typedef struct gemm_job {
     const float *A, *B;
     int64_t lda, ldb, ldc;
     float *C;
+    const float *bias_m, *bias_n; /* optional bias per row of C / per column of C */
 } gemm_job;
 
 static void gemm_tile(void *arg, int64_t begin, int64_t end, int tid) {
@@ -101,39 +102,60 @@ static void gemm_tile(void *arg, int64_t begin, int64_t end, int tid) {
         int64_t nb = g->N - j0 < g->tn ? g->N - j0 : g->tn;
         const float *a = g->ta ? g->A + i0 : g->A + i0 * g->lda;
         const float *b = g->tb ? g->B + j0 * g->ldb : g->B + j0;
-        cpu_sgemm(g->ta, g->tb, mb, nb, g->K, g->alpha, a, g->lda, b, g->ldb, g->beta,
-                  g->C + i0 * g->ldc + j0, g->ldc);
+        float *cb = g->C + i0 * g->ldc + j0, beta = g->beta;
+        if (g->bias_m || g->bias_n) {
+            for (int64_t i = 0; i < mb; i++) {
+                float *row = cb + i * g->ldc;
+                if (g->bias_n)
+                    memcpy(row, g->bias_n + j0, (size_t)nb * sizeof *row);
+                else
+                    for (int64_t j = 0; j < nb; j++) row[j] = g->bias_m[i0 + i];
+            }
+            beta = 1.0f;
+        }
+        cpu_sgemm(g->ta, g->tb, mb, nb, g->K, g->alpha, a, g->lda, b, g->ldb, beta, cb, g->ldc);
     }
 }
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-/* Splits C into about `threads` tiles (more when the matrix is large, for balance), keeping tiles
- * no thinner than 64 so each tile's BLAS call stays efficient, and splitting the longer side first. */
+/* Splits C into about `threads` tiles, keeping tiles no thinner than 32 so each tile's BLAS call
+ * stays efficient and preferring square tiles (less repacking of A and B across tiles). */
+static void par_gemm(se_cpu *c, gemm_job *g) {
+    int T = c->threads;
+    int64_t M = g->M, N = g->N;
+    int64_t best_mt = 1, best_nt = 1;
+    if (T > 1 && M * N * g->K >= (int64_t)64 * 64 * 64) {
+        double best = -1.0;
+        for (int64_t mt = 1; mt <= T; mt++) {
+            int64_t nt = ceil_div(T, mt);
+            int64_t tm = ceil_div(M, mt), tn = ceil_div(N, nt);
+            if ((tm < 32 && mt > 1) || (tn < 32 && nt > 1)) continue;
+            double sq = (double)(tm < tn ? tm : tn) / (double)(tm > tn ? tm : tn);
+            double used = (double)T / (double)(mt * nt);
+            double score = sq * used * used;
+            if (score > best) best = score, best_mt = mt, best_nt = nt;
+        }
+    }
+    g->tm = ceil_div(M, best_mt);
+    g->tn = ceil_div(N, best_nt);
+    g->ntn = ceil_div(N, g->tn);
+    int64_t tiles = ceil_div(M, g->tm) * g->ntn;
+    cpu_parallel_for(c, tiles, 1, gemm_tile, g);
+}
+
 void cpu_par_sgemm(se_cpu *c, bool transA, bool transB, int64_t M, int64_t N, int64_t K,
                    float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
                    float beta, float *C, int64_t ldc) {
-    int T = c->threads;
-    if (T <= 1 || M * N * K < (int64_t)64 * 64 * 64) {
-        cpu_sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        return;
-    }
-    /* Choose mt x nt tiles with mt*nt >= T: try every mt and keep the most square tiles. */
-    int64_t best_mt = 1, best_nt = T;
-    double best = -1.0;
-    for (int64_t mt = 1; mt <= T; mt++) {
-        int64_t nt = ceil_div(T, mt);
-        int64_t tm = ceil_div(M, mt), tn = ceil_div(N, nt);
-        if ((tm < 32 && mt > 1) || (tn < 32 && nt > 1)) continue;
-        double sq = (double)(tm < tn ? tm : tn) / (double)(tm > tn ? tm : tn);
-        double used = (double)T / (double)(mt * nt);
-        double score = sq * used * used;
-        if (score > best) best = score, best_mt = mt, best_nt = nt;
-    }
-    gemm_job g = {transA, transB, M, N, K, 0, 0, 0, alpha, beta, A, B, lda, ldb, ldc, C};
-    g.tm = ceil_div(M, best_mt);
-    g.tn = ceil_div(N, best_nt);
-    g.ntn = ceil_div(N, g.tn);
-    int64_t tiles = ceil_div(M, g.tm) * g.ntn;
-    cpu_parallel_for(c, tiles, 1, gemm_tile, &g);
+    if (M <= 0 || N <= 0) return;
+    gemm_job g = {transA, transB, M, N, K, 0, 0, 0, alpha, beta, A, B, lda, ldb, ldc, C, NULL, NULL};
+    par_gemm(c, &g);
+}
+
+void cpu_par_sgemm_bias(se_cpu *c, bool transA, bool transB, int64_t M, int64_t N, int64_t K,
+                        const float *A, int64_t lda, const float *B, int64_t ldb, float *C,
+                        int64_t ldc, const float *bias_m, const float *bias_n) {
+    if (M <= 0 || N <= 0) return;
+    gemm_job g = {transA, transB, M, N, K, 0, 0, 0, 1.0f, 0.0f, A, B, lda, ldb, ldc, C, bias_m, bias_n};
+    par_gemm(c, &g);
 }

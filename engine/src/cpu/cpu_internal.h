@@ -59,6 +59,12 @@ void cpu_sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float 
 void cpu_par_sgemm(se_cpu *c, bool transA, bool transB, int64_t M, int64_t N, int64_t K,
                    float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
                    float beta, float *C, int64_t ldc);
+/* C = op(A) op(B) + bias, the bias broadcast along rows (bias_n[N], a Linear) or along columns
+ * (bias_m[M], a conv's per-channel bias); either may be NULL. Each tile writes its own block of
+ * bias before its GEMM accumulates onto it, so the bias costs no serial pass. */
+void cpu_par_sgemm_bias(se_cpu *c, bool transA, bool transB, int64_t M, int64_t N, int64_t K,
+                        const float *A, int64_t lda, const float *B, int64_t ldb, float *C,
+                        int64_t ldc, const float *bias_m, const float *bias_n);
 /* "openblas" or "builtin". */
 const char *cpu_gemm_impl(void);
 /* Tells the BLAS library to run single-threaded (our pool does the threading). */

@@ -1,11 +1,9 @@
 /*
  * cpu_linear.c - fully connected layer: y[M,N] = x[M,K] w[N,K]^T + b[N] (PyTorch weight layout).
  *
- * Naive: dot products with double accumulation. Fast: one parallel GEMM (x times w transposed),
- * with the bias broadcast into y first and the GEMM accumulating onto it (beta = 1).
+ * Naive: dot products with double accumulation. Fast: one parallel GEMM (x times w transposed);
+ * each GEMM tile writes its block of bias first and accumulates onto it.
  */
-#include <string.h>
-
 #include "cpu/cpu_internal.h"
 
 se_status cpu_linear_naive(const se_op *op) {
@@ -32,8 +30,6 @@ se_status cpu_linear_fast(se_cpu *c, const se_op *op) {
             for (int64_t n = 0; n < N; n++) y[m * N + n] = bias ? bias[n] : 0.0f;
         return SE_OK;
     }
-    if (bias)
-        for (int64_t m = 0; m < M; m++) memcpy(y + m * N, bias, (size_t)N * sizeof *y);
-    cpu_par_sgemm(c, false, true, M, N, K, 1.0f, x, K, w, K, bias ? 1.0f : 0.0f, y, N);
+    cpu_par_sgemm_bias(c, false, true, M, N, K, x, K, w, K, y, N, NULL, bias);
     return SE_OK;
 }
