@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# gpu.sh - one command on a GPU machine (no network): unpack the Debian packages fetched by
+# bench/gpu-prep.sh into a local prefix, build the engine with CUDA (-DSTRIKE_FARM=OFF), run the
+# GPU tests (engine_backend_ops, which compares every CUDA op with the CPU reference, and every
+# test labelled cuda), then the GPU benchmark. Prints key=value lines; the last line is
+#   gpu=<name> ms_per_image_b1=<x> images_per_s_b8=<x> unet_step_ms=<x> vae_decode_ms=<x> tflops_b8=<x> peak_mem_gb=<x>
+# with `na` for what cannot be measured yet (see docs/cuda.md). Exit status: 0 when the build,
+# the tests and the benchmark all succeeded.
+#
+# Environment:
+#   STRIKE_GPU_DIR      work folder (default: build-gpu in the tree; ignored by git)
+#   STRIKE_CUDA_ARCHS   CMAKE_CUDA_ARCHITECTURES (default: native, the GPUs of this machine)
+#   STRIKE_JOBS         build jobs (default: nproc)
+#   STRIKE_GPU_STAGE    all (default) | build (unpack + build only) | test (build + tests)
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=${STRIKE_GPU_DIR:-$root/build-gpu}
+prefix="$work/prefix"
+build="$work/build"
+stage=${STRIKE_GPU_STAGE:-all}
+jobs=${STRIKE_JOBS:-$(nproc)}
+t_start=$(date +%s)
+say() { echo "gpu.sh: $*" >&2; }
+die() { say "$*"; exit 1; }
+
+# ---- 1. unpack bench/.gpu-deps/*.deb into $prefix (dpkg-deb -x, or ar + tar without dpkg) ----
+debs=("$root"/bench/.gpu-deps/*.deb)
+mkdir -p "$prefix"
+if [ -e "${debs[0]}" ]; then
+  for d in "${debs[@]}"; do
+    if command -v dpkg-deb >/dev/null; then
+      dpkg-deb -x "$d" "$prefix" || die "dpkg-deb -x $d failed"
+    else
+      member=$(ar t "$d" | grep '^data\.tar') || die "$d: no data.tar member"
+      ar p "$d" "$member" | tar -xa -C "$prefix" -f - 2>/dev/null ||
+        ar p "$d" "$member" | tar -xJ -C "$prefix" -f - || die "cannot unpack $d"
+    fi
+  done
+  # Absolute symlinks (e.g. libz.so -> /lib/...) must point into the prefix.
+  while IFS= read -r l; do
+    t=$(readlink "$l")
+    case "$t" in /*) [ -e "$prefix$t" ] && ln -sfn "$prefix$t" "$l" ;; esac
+  done < <(find "$prefix" -type l)
+  # .pc files name /usr; point them at the prefix.
+  find "$prefix" -name '*.pc' -exec sed -E -i \
+    "s#^(prefix|exec_prefix|libdir|includedir)=/usr#\\1=$prefix/usr#" {} +
+  say "unpacked ${#debs[@]} packages into $prefix"
+else
+  say "no bench/.gpu-deps/*.deb (run bench/gpu-prep.sh on a dev machine first); using system libraries"
+fi
+multi=x86_64-linux-gnu
+pcdirs="$prefix/usr/lib/$multi/pkgconfig:$prefix/usr/lib/$multi/openblas-pthread/pkgconfig:$prefix/usr/share/pkgconfig"
+libdirs="$prefix/usr/lib/$multi:$prefix/usr/lib/$multi/openblas-pthread:$prefix/lib/$multi"
+export LD_LIBRARY_PATH="$libdirs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export CMAKE_PREFIX_PATH="$prefix/usr${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
+pkgconf_args=()
+if [ -x "$prefix/usr/bin/pkgconf" ] && "$prefix/usr/bin/pkgconf" --version >/dev/null 2>&1; then
+  # Only the prefix: the packages we ship are the ones the build uses.
+  export PKG_CONFIG_LIBDIR="$pcdirs"
+  export PKG_CONFIG_PATH="$pcdirs"
+  pkgconf_args=(-DPKG_CONFIG_EXECUTABLE="$prefix/usr/bin/pkgconf")
+else
+  export PKG_CONFIG_PATH="$pcdirs${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+fi
+
+# ---- 2. build ----
+[ -x /usr/local/cuda/bin/nvcc ] && export PATH="/usr/local/cuda/bin:$PATH"
+command -v nvcc >/dev/null || die "nvcc not found (CUDA toolkit needed)"
+gen=(-G Ninja)
+command -v ninja >/dev/null || gen=(-G "Unix Makefiles")
+archs=${STRIKE_CUDA_ARCHS:-native}
+t0=$(date +%s)
+cmake -S "$root" -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DSTRIKE_FARM=OFF \
+  -DSTRIKE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$archs" "${pkgconf_args[@]}" >"$work/cmake.log" 2>&1 ||
+  { tail -40 "$work/cmake.log"; die "cmake configure failed (log: $work/cmake.log)"; }
+grep -E "Strike|OpenBLAS|jansson|JANSSON" "$work/cmake.log" >&2 || true
+cmake --build "$build" -j "$jobs" >"$work/build.log" 2>&1 ||
+  { tail -60 "$work/build.log"; die "build failed (log: $work/build.log)"; }
+echo "build_s=$(( $(date +%s) - t0 )) cuda_archs=$archs"
+[ "$stage" = build ] && exit 0
+
+# ---- 3. GPU tests ----
+fail=0
+t0=$(date +%s)
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | sed 's/^/nvidia-smi: /' >&2
+( cd "$build" && ctest --output-on-failure --timeout 300 -R '^engine_backend_ops$' &&
+  ctest --output-on-failure --timeout 300 -L cuda ) > "$work/ctest.log" 2>&1 || fail=1
+grep -E "cases:|SKIPPED|passed|FAIL|Test +#|tests passed|device " "$work/ctest.log" | head -80 >&2
+echo "tests_s=$(( $(date +%s) - t0 )) tests_ok=$([ $fail = 0 ] && echo 1 || echo 0)"
+[ "$stage" = test ] && exit $fail
+
+# ---- 4. benchmark (its last line is the summary) ----
+bench="$build/tests/strike_gpu_bench"
+[ -x "$bench" ] || die "no $bench (engine built without CUDA?)"
+say "build and tests took $(( $(date +%s) - t_start )) s; benchmark next"
+"$bench" || fail=1
+exit $fail
