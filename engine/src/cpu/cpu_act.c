@@ -10,7 +10,7 @@ static float quick_gelu_fast(float x) { return x / (1.0f + cpu_expf(-1.702f * x)
 
 /* Applies the op to rows [r0, r1) (rows of the output's last dim); fast selects the
  * vectorisable exp for SiLU and quick-GELU. */
-CPU_CLONES static void act_rows(const se_op *op, int64_t r0, int64_t r1, bool fast) {
+static CPU_INLINE void act_rows_impl(const se_op *op, int64_t r0, int64_t r1, bool fast) {
     const float *x = op->src[0]->data;
     float *y = op->dst->data;
     int64_t n = op->dst->ne[op->dst->ndim - 1];
@@ -41,6 +41,7 @@ CPU_CLONES static void act_rows(const se_op *op, int64_t r0, int64_t r1, bool fa
     default: break;
     }
 }
+CPU_MULTIVERSION(act_rows, (const se_op *op, int64_t r0, int64_t r1, bool fast), (op, r0, r1, fast))
 
 static int64_t act_rows_total(const se_op *op) {
     int64_t n = op->dst->ndim ? op->dst->ne[op->dst->ndim - 1] : 1;

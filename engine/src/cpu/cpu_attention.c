@@ -60,12 +60,13 @@ typedef struct att_job {
 } att_job;
 
 /* Softmax of row r (n entries) in place: subtract the max, exponentiate, normalise. */
-CPU_CLONES static void softmax_inplace(float *r, int64_t n) {
+static CPU_INLINE void softmax_inplace_impl(float *r, int64_t n) {
     float mx = cpu_max(r, n);
     for (int64_t j = 0; j < n; j++) r[j] = cpu_expf(r[j] - mx);
     float inv = 1.0f / cpu_sum(r, n);
     for (int64_t j = 0; j < n; j++) r[j] *= inv;
 }
+CPU_MULTIVERSION(softmax_inplace, (float *r, int64_t n), (r, n))
 
 static void att_items(void *arg, int64_t i0, int64_t i1, int tid) {
     const att_job *a = arg;

@@ -9,6 +9,16 @@
 
 #include "cpu/cpu_internal.h"
 
+bool cpu_use_v3 = false;
+
+/* Enables the AVX2+FMA builds of the hot loops when this CPU has them. */
+void cpu_detect_features(void) {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+    __builtin_cpu_init();
+    cpu_use_v3 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+}
+
 void se_cpu_params_init(se_cpu_params *p) {
     p->naive = false;
     p->threads = 0;
@@ -214,7 +224,10 @@ se_status se_backend_cpu_new(const se_cpu_params *p, se_backend **out) {
             return se_fail(SE_ERR_NOMEM, "se_backend_cpu_new: could not start %d threads", c->threads);
         }
     }
-    if (!c->naive) cpu_gemm_init();
+    if (!c->naive) {
+        cpu_gemm_init();
+        cpu_detect_features();
+    }
     *out = be;
     return SE_OK;
 }

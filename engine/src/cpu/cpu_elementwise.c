@@ -25,7 +25,7 @@ static bcast bcast_make(const se_tensor *a, const se_tensor *b) {
 }
 
 /* Adds over rows [r0, r1) of a's right-aligned [ne0*ne1*ne2, ne3] view. */
-CPU_CLONES static void add_rows(const se_op *op, const bcast *bc, int64_t r0, int64_t r1) {
+static CPU_INLINE void add_rows_impl(const se_op *op, const bcast *bc, int64_t r0, int64_t r1) {
     const float *a = op->src[0]->data, *b = op->src[1]->data;
     float *y = op->dst->data;
     int64_t n3 = bc->ne[3];
@@ -42,8 +42,9 @@ CPU_CLONES static void add_rows(const se_op *op, const bcast *bc, int64_t r0, in
         }
     }
 }
+CPU_MULTIVERSION(add_rows, (const se_op *op, const bcast *bc, int64_t r0, int64_t r1), (op, bc, r0, r1))
 
-CPU_CLONES static void scale_add_range(const se_op *op, int64_t i0, int64_t i1) {
+static CPU_INLINE void scale_add_range_impl(const se_op *op, int64_t i0, int64_t i1) {
     const float *a = op->src[0]->data, *b = op->src[1] ? op->src[1]->data : NULL;
     float *y = op->dst->data;
     float alpha = op->f[0], beta = op->f[1];
@@ -52,6 +53,7 @@ CPU_CLONES static void scale_add_range(const se_op *op, int64_t i0, int64_t i1) 
     else
         for (int64_t i = i0; i < i1; i++) y[i] = alpha * a[i];
 }
+CPU_MULTIVERSION(scale_add_range, (const se_op *op, int64_t i0, int64_t i1), (op, i0, i1))
 
 se_status cpu_add_naive(const se_op *op) {
     bcast bc = bcast_make(op->src[0], op->src[1]);

@@ -95,13 +95,30 @@ se_status cpu_scale_add_naive(const se_op *op);
 se_status cpu_elementwise_fast(se_cpu *c, const se_op *op); /* ADD, SCALE_ADD */
 se_status cpu_timestep_embedding(const se_op *op);
 
-/* CPU_CLONES marks a hot fast-path loop function to be compiled twice, for baseline x86-64 and
- * for x86-64-v3 (AVX2 + FMA), with the loader picking the clone for the running CPU (GCC
- * target_clones, an ifunc). The default build stays portable; no -march flag is needed. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
-#define CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+/* Hot fast-path loops are compiled twice: for baseline x86-64 and for x86-64-v3 (AVX2 + FMA),
+ * and the backend picks one at run time (cpu_use_v3, set from the CPU's features when a backend
+ * is created). The default build stays portable, no -march flag is needed, and there is no ifunc
+ * (which sanitizers and static links handle badly). Usage, for a body written once:
+ *
+ *   static CPU_INLINE void foo_impl(const se_op *op, int64_t a, int64_t b) { ...loops... }
+ *   CPU_MULTIVERSION(foo, (const se_op *op, int64_t a, int64_t b), (op, a, b))
+ *
+ * defines static void foo(...) that calls the right build of foo_impl. */
+extern bool cpu_use_v3;
+void cpu_detect_features(void);
+#define CPU_INLINE inline __attribute__((always_inline))
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CPU_MULTIVERSION(name, params, args)                                                      \
+    __attribute__((target("arch=x86-64-v3"))) static void name##_v3 params { name##_impl args; } \
+    static void name##_base params { name##_impl args; }                                        \
+    static void name params {                                                                   \
+        if (cpu_use_v3)                                                                         \
+            name##_v3 args;                                                                     \
+        else                                                                                    \
+            name##_base args;                                                                   \
+    }
 #else
-#define CPU_CLONES
+#define CPU_MULTIVERSION(name, params, args) static void name params { name##_impl args; }
 #endif
 
 /* Scalar helpers shared by naive and fast paths. */

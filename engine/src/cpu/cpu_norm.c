@@ -63,7 +63,7 @@ se_status cpu_layer_norm_naive(const se_op *op) {
 #define BLK 1024
 
 /* Mean and 1/std of n floats: float partial sums per block (vectorisable), double across blocks. */
-static void stats(const float *x, int64_t n, double eps, float *mean_out, float *inv_out) {
+static CPU_INLINE void stats(const float *x, int64_t n, double eps, float *mean_out, float *inv_out) {
     double sum = 0.0;
     for (int64_t i0 = 0; i0 < n; i0 += BLK) {
         int64_t e = n - i0 < BLK ? n : i0 + BLK;
@@ -79,7 +79,7 @@ static void stats(const float *x, int64_t n, double eps, float *mean_out, float 
     *inv_out = (float)(1.0 / sqrt(var / (double)n + eps));
 }
 
-CPU_CLONES static void gn_items(void *arg, int64_t i0, int64_t i1, int tid) {
+static CPU_INLINE void gn_items_impl(void *arg, int64_t i0, int64_t i1, int tid) {
     const se_op *op = arg;
     const se_tensor *xt = op->src[0];
     const float *x = xt->data, *g = op->src[1]->data, *be = op->src[2]->data;
@@ -104,6 +104,7 @@ CPU_CLONES static void gn_items(void *arg, int64_t i0, int64_t i1, int tid) {
         }
     }
 }
+CPU_MULTIVERSION(gn_items, (void *arg, int64_t i0, int64_t i1, int tid), (arg, i0, i1, tid))
 
 se_status cpu_group_norm_fast(se_cpu *c, const se_op *op) {
     const se_tensor *xt = op->src[0];
@@ -112,7 +113,7 @@ se_status cpu_group_norm_fast(se_cpu *c, const se_op *op) {
     return SE_OK;
 }
 
-CPU_CLONES static void ln_rows(void *arg, int64_t r0, int64_t r1, int tid) {
+static CPU_INLINE void ln_rows_impl(void *arg, int64_t r0, int64_t r1, int tid) {
     const se_op *op = arg;
     const se_tensor *xt = op->src[0];
     const float *x = xt->data, *g = op->src[1]->data, *be = op->src[2]->data;
@@ -126,6 +127,7 @@ CPU_CLONES static void ln_rows(void *arg, int64_t r0, int64_t r1, int tid) {
         for (int64_t i = 0; i < D; i++) yr[i] = (xr[i] - mean) * inv * g[i] + be[i];
     }
 }
+CPU_MULTIVERSION(ln_rows, (void *arg, int64_t r0, int64_t r1, int tid), (arg, r0, r1, tid))
 
 se_status cpu_layer_norm_fast(se_cpu *c, const se_op *op) {
     const se_tensor *xt = op->src[0];

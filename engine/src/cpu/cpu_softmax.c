@@ -21,7 +21,7 @@ se_status cpu_softmax_naive(const se_op *op) {
 }
 
 /* Rows [r0, r1) in float with the vectorisable exp. */
-CPU_CLONES static void softmax_rows(void *arg, int64_t r0, int64_t r1, int tid) {
+static CPU_INLINE void softmax_rows_impl(void *arg, int64_t r0, int64_t r1, int tid) {
     const se_op *op = arg;
     const float *x = op->src[0]->data;
     float *y = op->dst->data;
@@ -39,6 +39,7 @@ CPU_CLONES static void softmax_rows(void *arg, int64_t r0, int64_t r1, int tid) 
         for (int64_t i = 0; i < n; i++) yr[i] *= inv;
     }
 }
+CPU_MULTIVERSION(softmax_rows, (void *arg, int64_t r0, int64_t r1, int tid), (arg, r0, r1, tid))
 
 se_status cpu_softmax_fast(se_cpu *c, const se_op *op) {
     int64_t n = op->dst->ne[op->dst->ndim - 1], rows = n ? se_tensor_numel(op->dst) / n : 0;
