@@ -18,3 +18,8 @@ foreach(t tiny:naive b2_nonsquare:fast b2_nonsquare:naive convproj_bf16:fast con
 endforeach()
 add_test(NAME engine_unet_errors COMMAND engine_unet_tiny errors)
 set_tests_properties(engine_unet_errors PROPERTIES SKIP_RETURN_CODE 77 LABELS "engine")
+
+# The CPU UNet benchmark tool (run by bench/engine_cpu.sh; built here so it always compiles).
+add_executable(bench_engine_unet ${PROJECT_SOURCE_DIR}/bench/engine_cpu.c)
+target_link_libraries(bench_engine_unet PRIVATE strike_engine)
+target_include_directories(bench_engine_unet PRIVATE ${STRIKE_ENGINE_SRC_DIR})

@@ -255,20 +255,22 @@ static se_status arena_ensure(se_backend *be, se_arena **a, size_t bytes, const 
 static se_status unet_reserve(se_unet *u, int64_t B, int64_t h, int64_t w) {
     const se_unet_config *c = &u->cfg;
     const size_t esz = se_dtype_size(u->be->act_dtype), slack = 256 * 1024;
-    int64_t cmax = 0;
-    for (int i = 0; i < c->nblocks; i++) cmax = c->channels[i] > cmax ? c->channels[i] : cmax;
+    const int n = c->nblocks;
     int64_t act = 0, tr = 0, skips = (int64_t)c->channels[0] * h * w;
     int nskips = 1;
-    for (int i = 0; i < c->nblocks; i++) {
+    for (int i = 0; i < n; i++) {
         int64_t hw = (h >> i) * (w >> i), ci = c->channels[i];
-        /* The widest tensor at this level: a concat of (deeper or same width) + skip. */
-        int64_t a = 3 * cmax * hw;
-        act = a > act ? a : act;
-        if (c->down_attn[i] || c->up_attn[c->nblocks - 1 - i] || i == c->nblocks - 1)
+        /* Widest tensor at level i: a concat of the hidden state (this level's width or the one
+         * below) and a skip (this level's or the one above); an upsample output is narrower. */
+        int64_t cm = ci;
+        if (i > 0 && c->channels[i - 1] > cm) cm = c->channels[i - 1];
+        if (i < n - 1 && c->channels[i + 1] > cm) cm = c->channels[i + 1];
+        act = 2 * cm * hw > act ? 2 * cm * hw : act;
+        if (c->down_attn[i] || c->up_attn[n - 1 - i] || i == n - 1)
             tr = ci * hw > tr ? ci * hw : tr;
         skips += c->layers[i] * ci * hw;
         nskips += c->layers[i];
-        if (i < c->nblocks - 1) {
+        if (i < n - 1) {
             skips += ci * (hw / 4);
             nskips++;
         }
@@ -277,8 +279,10 @@ static se_status unet_reserve(se_unet *u, int64_t B, int64_t h, int64_t w) {
                   c->channels[0];
     size_t k_bytes = (size_t)(B * (skips + emb)) * esz + (size_t)(nskips + 16) * 256 + slack;
     size_t p_bytes = (size_t)(B * act) * esz + slack;
-    /* Transformer block temporaries ~ 24 x (C x HW); resnet/upsample ones ~ 8 x act. */
-    size_t s_bytes = (size_t)(B * (24 * tr + 8 * act)) * esz + 64 * 256 + slack;
+    /* Transformer temporaries: norm, tokens, hidden, block norm/attn, q/k/v/o, FF 8C + 4C: at
+     * most 22 x (C x HW); resnet ones (norm1, conv1, norm2, shortcut, upsample) at most 4 x act. */
+    size_t tr_bytes = (size_t)(B * 22 * tr) * esz, rs_bytes = (size_t)(B * 4 * act) * esz;
+    size_t s_bytes = (tr_bytes > rs_bytes ? tr_bytes : rs_bytes) + 64 * 256 + slack;
     SE_TRY(arena_ensure(u->be, &u->skips, k_bytes, "skip"));
     SE_TRY(arena_ensure(u->be, &u->pp[0], p_bytes, "hidden"));
     SE_TRY(arena_ensure(u->be, &u->pp[1], p_bytes, "hidden"));
@@ -385,7 +389,7 @@ static se_status forward_body(fwd *f, const se_tensor *sample, const se_tensor *
     se_tensor temb;
     SE_TRY(embeddings(f, timestep, text_embeds, time_ids, &temb));
 
-    se_tensor *sk, h;
+    se_tensor *sk = NULL, h;
     int where;
     SE_TRY(push_skip(f, B, c->channels[0], H, W, "conv_in", &sk));
     SE_TRY(nn_conv_fwd(&f->c, &u->conv_in, sample, sk));
