@@ -28,7 +28,7 @@ struct se_st_file {
     json_t *root;           /* the parsed header; record names point into it */
     se_st_tensor *t;        /* records in header order */
     size_t n;               /* number of records */
-    size_t *by_name;        /* indices of t sorted by name */
+    const se_st_tensor **by_name; /* records sorted by name */
 };
 
 /* dtype strings of the format and their element sizes; loadable ones map to an se_dtype. */
@@ -80,19 +80,18 @@ void se_st_close(se_st_file **pf) {
     if (f->map) munmap(f->map, f->map_size);
     if (f->root) json_decref(f->root);
     free(f->t);
-    free(f->by_name);
+    free((void *)f->by_name);
     free(f->path);
     free(f);
     *pf = NULL;
 }
 
-/* qsort/bsearch context: the records being sorted (qsort has no user pointer in C11). */
-static const se_st_tensor *g_sort_base;
+/* qsort comparators over arrays of record pointers. */
 static int cmp_by_name(const void *a, const void *b) {
-    return strcmp(g_sort_base[*(const size_t *)a].name, g_sort_base[*(const size_t *)b].name);
+    return strcmp((*(const se_st_tensor *const *)a)->name, (*(const se_st_tensor *const *)b)->name);
 }
 static int cmp_by_begin(const void *a, const void *b) {
-    const se_st_tensor *x = &g_sort_base[*(const size_t *)a], *y = &g_sort_base[*(const size_t *)b];
+    const se_st_tensor *x = *(const se_st_tensor *const *)a, *y = *(const se_st_tensor *const *)b;
     if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
     return x->end < y->end ? -1 : x->end > y->end;
 }
@@ -181,18 +180,17 @@ static se_status st_parse_header(se_st_file *f, const char *hdr, size_t len) {
         f->n++;
     }
     f->by_name = malloc((f->n ? f->n : 1) * sizeof *f->by_name);
-    size_t *by_begin = malloc((f->n ? f->n : 1) * sizeof *by_begin);
+    const se_st_tensor **by_begin = malloc((f->n ? f->n : 1) * sizeof *by_begin);
     if (!f->by_name || !by_begin) {
         free(by_begin);
         return se_fail(SE_ERR_NOMEM, "%s: no memory for the tensor index", f->path);
     }
-    for (size_t i = 0; i < f->n; i++) f->by_name[i] = by_begin[i] = i;
-    g_sort_base = f->t;
+    for (size_t i = 0; i < f->n; i++) f->by_name[i] = by_begin[i] = &f->t[i];
     qsort(f->by_name, f->n, sizeof *f->by_name, cmp_by_name);
     qsort(by_begin, f->n, sizeof *by_begin, cmp_by_begin);
     se_status st = SE_OK;
     for (size_t i = 1; i < f->n; i++) {
-        const se_st_tensor *a = &f->t[f->by_name[i - 1]], *b = &f->t[f->by_name[i]];
+        const se_st_tensor *a = f->by_name[i - 1], *b = f->by_name[i];
         if (strcmp(a->name, b->name) == 0) {
             st = se_fail(SE_ERR_FORMAT, "%s: tensor %s: duplicate key", f->path, b->name);
             break;
@@ -203,7 +201,7 @@ static se_status st_parse_header(se_st_file *f, const char *hdr, size_t len) {
     uint64_t reach = 0;
     const se_st_tensor *owner = NULL;
     for (size_t i = 0; st == SE_OK && i < f->n; i++) {
-        const se_st_tensor *c = &f->t[by_begin[i]];
+        const se_st_tensor *c = by_begin[i];
         if (c->end == c->begin) continue;
         if (owner && c->begin < reach) {
             st = se_fail(SE_ERR_FORMAT, "%s: tensor %s: bytes [%llu, %llu) overlap tensor %s "
@@ -215,7 +213,7 @@ static se_status st_parse_header(se_st_file *f, const char *hdr, size_t len) {
         reach = c->end;
         owner = c;
     }
-    free(by_begin);
+    free((void *)by_begin);
     return st;
 }
 
@@ -279,8 +277,8 @@ const se_st_tensor *se_st_find(const se_st_file *f, const char *name) {
     size_t lo = 0, hi = f->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(f->t[f->by_name[mid]].name, name);
-        if (c == 0) return &f->t[f->by_name[mid]];
+        int c = strcmp(f->by_name[mid]->name, name);
+        if (c == 0) return f->by_name[mid];
         if (c < 0) lo = mid + 1;
         else hi = mid;
     }
