@@ -4,3 +4,4 @@ strike_engine_test(NAME engine_tokenizer_reference SOURCES ${CMAKE_CURRENT_LIST_
 target_link_libraries(engine_tokenizer_reference PRIVATE ZLIB::ZLIB)
 strike_engine_test(NAME engine_tokenizer_unit SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_tokenizer_unit.c)
 strike_engine_test(NAME engine_clip_cache SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_clip_cache.c)
+strike_engine_test(NAME engine_clip_reference SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_clip_reference.c)
