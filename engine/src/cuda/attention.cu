@@ -105,7 +105,9 @@ flash_fma(const void *q, const void *k, const void *v, void *o, int dt, int64_t 
     }
     if (qi < Nq) {
         float inv = l > 0.0f ? 1.0f / l : 0.0f;
-        for (int e = 0; e < kFlashD && d0 + e < D; e++) se_st(o, dt, qbase + d0 + e, acc[e] * inv);
+#pragma unroll
+        for (int e = 0; e < kFlashD; e++)
+            if (d0 + e < D) se_st(o, dt, qbase + d0 + e, acc[e] * inv);
     }
 }
 

@@ -149,6 +149,11 @@ static bool alias_ok(const se_tensor *dst, const se_tensor *src) {
     if (!dst->data || dst->data != src->data) return true;
     return dst->dtype == src->dtype && se_tensor_same_shape(dst, src);
 }
+/* dst does not share memory with src (tensors without data, as supports_op queries may pass,
+ * count as distinct). */
+static bool distinct(const se_tensor *dst, const se_tensor *src) {
+    return !dst->data || !src || dst->data != src->data;
+}
 static bool gemm_dt(se_dtype dt) { return dt == SE_F32 || dt == SE_F16 || dt == SE_BF16; }
 
 static bool cuda_supports(se_backend *be, const se_op *op) {
@@ -164,11 +169,11 @@ static bool cuda_supports(se_backend *be, const se_op *op) {
                contig(a) && contig(b) && a->ndim == 4 && b->ndim == 4 && d->ndim == 4 &&
                op->i[0] >= 1 && op->i[0] <= 4 && op->i[1] >= 0 && op->i[1] <= 8 &&
                b->ne[2] >= 1 && b->ne[2] <= 7 && b->ne[3] >= 1 && b->ne[3] <= 7 &&
-               opt_vec(e, b->ne[0]) && d->data != a->data;
+               opt_vec(e, b->ne[0]) && distinct(d, a);
     case SE_OP_LINEAR:
         return is_f(a) && b && a->dtype == b->dtype && d->dtype == a->dtype && gemm_dt(a->dtype) &&
                contig(a) && contig(b) && b->ndim == 2 && opt_vec(e, b->ne[0]) &&
-               d->data != a->data;
+               distinct(d, a);
     case SE_OP_GROUP_NORM:
         return is_f(a) && contig(a) && a->ndim >= 2 && op->i[0] >= 1 && a->ne[1] % op->i[0] == 0 &&
                opt_vec(b, a->ne[1]) && opt_vec(e, a->ne[1]) && alias_ok(d, a);
@@ -181,26 +186,26 @@ static bool cuda_supports(se_backend *be, const se_op *op) {
     case SE_OP_SOFTMAX:
         return is_f(a) && contig(a) && alias_ok(d, a);
     case SE_OP_GEGLU:
-        return is_f(a) && contig(a) && d->data != a->data;
+        return is_f(a) && contig(a) && distinct(d, a);
     case SE_OP_ATTENTION:
         return is_f(a) && b && e && a->dtype == b->dtype && a->dtype == e->dtype &&
                d->dtype == a->dtype && contig(a) && contig(b) && contig(e) && a->ndim == 3 &&
                b->ndim == 3 && e->ndim == 3 && op->i[0] >= 1 && a->ne[2] % op->i[0] == 0 &&
-               d->data != a->data && d->data != b->data && d->data != e->data;
+               distinct(d, a) && distinct(d, b) && distinct(d, e);
     case SE_OP_UPSAMPLE_NEAREST2X:
-        return is_f(a) && contig(a) && a->ndim == 4 && d->data != a->data;
+        return is_f(a) && contig(a) && a->ndim == 4 && distinct(d, a);
     case SE_OP_CONCAT:
-        return is_f(a) && is_f(b) && contig(a) && contig(b) && d->data != a->data &&
-               d->data != b->data;
+        return is_f(a) && is_f(b) && contig(a) && contig(b) && distinct(d, a) &&
+               distinct(d, b);
     case SE_OP_ADD:
         return is_f(a) && is_f(b) && contig(a) && contig(b) && alias_ok(d, a) &&
-               (!d->data || d->data != b->data || alias_ok(d, b));
+               alias_ok(d, b);
     case SE_OP_SCALE_ADD:
         return is_f(a) && contig(a) && alias_ok(d, a) &&
                (!b || (is_f(b) && contig(b) && alias_ok(d, b)));
     case SE_OP_COPY:
-        /* src may have any strides; an in-place permuting copy is not supported. */
-        return is_f(a) && (!d->data || d->data != a->data || alias_ok(d, a));
+        /* src may have any strides; in place is not supported (a permuting copy would race). */
+        return is_f(a) && distinct(d, a);
     case SE_OP_GATHER:
         return is_f(a) && contig(a) && a->ndim == 2 && b && b->dtype == SE_I32 && contig(b);
     case SE_OP_TIMESTEP_EMBEDDING:

@@ -23,16 +23,18 @@ __global__ void gather_k(const void *tab, int tdt, const int32_t *ids, void *y, 
     }
 }
 
-/* diffusers get_timestep_embedding, fp32 math with precise sinf/cosf/expf. */
+/* diffusers get_timestep_embedding: exponent and argument in fp32 as diffusers does (the same
+ * operations in the same order as the CPU backend), exp and sin/cos in fp64 then rounded, so the
+ * two backends agree to the last bit or two. nlmp = (float)-ln(max_period), den = half - shift. */
 __global__ void tstep_k(const float *t, void *y, int ydt, int64_t B, int64_t dim, int flip,
-                        float shift, float log_max_period) {
+                        float nlmp, float den) {
     int64_t half = dim / 2, n = B * dim;
     SE_GRID_STRIDE(i, n) {
         int64_t b = i / dim, k = i - b * dim, j = k < half ? k : k - half;
-        float freq = expf(-log_max_period * (float)j / ((float)half - shift));
-        float arg = t[b] * freq;
+        float ex = __fdiv_rn(__fmul_rn(nlmp, (float)j), den);
+        float arg = __fmul_rn(t[b], (float)exp((double)ex));
         bool first = k < half;           /* first half: sin (cos when flipped) */
-        float v = (first != (flip != 0)) ? sinf(arg) : cosf(arg);
+        float v = (first != (flip != 0)) ? (float)sin((double)arg) : (float)cos((double)arg);
         se_st(y, ydt, i, v);
     }
 }
@@ -74,13 +76,14 @@ se_status do_tstep(se_cuda *c, const se_op *op) {
     if (y->ne[0] != B || dim % 2 != 0)
         return se_fail(SE_ERR_SHAPE, "cuda timestep_embedding: dst '%s' is not [%lld, even dim]",
                        y->name, (long long)B);
-    float maxp = op->f[1] > 0 ? op->f[1] : 10000.0f;
-    if ((float)(dim / 2) - op->f[0] == 0.0f)
-        return se_fail(SE_ERR_INVALID_ARG, "cuda timestep_embedding: half dim %lld equals the "
-                       "frequency shift", (long long)(dim / 2));
+    double maxp = op->f[1] > 0 ? (double)op->f[1] : 10000.0;
+    float den = (float)((double)(dim / 2) - (double)op->f[0]);
+    if (!(den > 0.0f))
+        return se_fail(SE_ERR_INVALID_ARG, "cuda timestep_embedding: half dim %lld minus the "
+                       "frequency shift %g is not positive", (long long)(dim / 2), (double)op->f[0]);
     tstep_k<<<se_cuda_blocks(B * dim), 256, 0, c->stream>>>((const float *)t->data, y->data,
-                                                            y->dtype, B, dim, op->i[0], op->f[0],
-                                                            logf(maxp));
+                                                            y->dtype, B, dim, op->i[0],
+                                                            (float)-log(maxp), den);
     SE_CU_LAUNCH("timestep_embedding");
     return SE_OK;
 }

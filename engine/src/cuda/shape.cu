@@ -63,20 +63,18 @@ se_status do_concat(se_cuda *c, const se_op *op) {
     int dim = op->i[0];
     if (dim < 0 || dim >= y->ndim || a->ndim != y->ndim || b->ndim != y->ndim)
         return se_fail(SE_ERR_SHAPE, "cuda concat: dim %d out of range for '%s'", dim, y->name);
-    int64_t inner = 1, outer = 1;
+    int64_t inner = 1;
     for (int d = 0; d < y->ndim; d++) {
         if (d == dim) continue;
         if (a->ne[d] != y->ne[d] || b->ne[d] != y->ne[d])
             return se_fail(SE_ERR_SHAPE, "cuda concat: '%s' and '%s' differ from dst '%s' in dim %d",
                            a->name, b->name, y->name, d);
-        if (d < dim) outer *= y->ne[d];
-        else inner *= y->ne[d];
+        if (d > dim) inner *= y->ne[d];
     }
     if (a->ne[dim] + b->ne[dim] != y->ne[dim])
         return se_fail(SE_ERR_SHAPE, "cuda concat: %lld + %lld != %lld along dim %d",
                        (long long)a->ne[dim], (long long)b->ne[dim], (long long)y->ne[dim], dim);
     int64_t n = se_tensor_numel(y);
-    (void)outer;
     concat_k<<<se_cuda_blocks(n), 256, 0, c->stream>>>(a->data, a->dtype, b->data, b->dtype,
                                                        y->data, y->dtype, n, a->ne[dim],
                                                        b->ne[dim], inner);
