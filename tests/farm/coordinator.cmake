@@ -1,0 +1,17 @@
+# Tests of the coordinator and of strike_common (farm-core). Included by tests/farm/CMakeLists.txt.
+# The store tests start their own redis-server on a unix socket in a temporary directory.
+
+# strike_coord_test(NAME name SOURCES files...): a test binary against the coordinator core.
+function(strike_coord_test)
+  cmake_parse_arguments(T "" "NAME" "SOURCES" ${ARGN})
+  add_executable(${T_NAME} ${T_SOURCES})
+  target_link_libraries(${T_NAME} PRIVATE strike_coord_core)
+  target_include_directories(${T_NAME} PRIVATE ${STRIKE_FARM_TEST_DIR} ${CMAKE_SOURCE_DIR}/tests/engine)
+  target_compile_definitions(${T_NAME} PRIVATE STRIKE_REDIS_SERVER="${STRIKE_REDIS_SERVER}")
+  add_test(NAME ${T_NAME} COMMAND ${T_NAME})
+  set_tests_properties(${T_NAME} PROPERTIES SKIP_RETURN_CODE 77 LABELS "farm;coordinator" TIMEOUT 300)
+endfunction()
+
+if(TARGET strike_coord_core)
+  strike_coord_test(NAME farm_coord_store SOURCES ${STRIKE_FARM_TEST_DIR}/test_coord_store.c)
+endif()
