@@ -4,10 +4,12 @@
  * q [B,Nq,H*D], k and v [B,Nk,H*D]; head h uses features [h*D, (h+1)*D). For each query i:
  * p_j = softmax_j(scale * q_i . k_j) (j <= i when causal), out_i = sum_j p_j v_j.
  * Naive: one query at a time in double.
- * Fast: work items are (batch, head, tile of ATT_TQ queries), spread over the pool. Per item:
- * S = scale * Q_tile K^T (one GEMM into per-thread scratch of ATT_TQ x Nk floats, so the score
+ * Fast: work items are (batch, head, tile of tq queries), spread over the pool. Per item:
+ * S = scale * Q_tile K^T (one GEMM into per-thread scratch of tq x Nk floats, so the score
  * matrix is never larger than a tile), a row softmax (causal: keys past the query are dropped),
  * then O_tile = S V (a second GEMM written straight into the output's head columns).
+ * tq is as large as keeps the score tile within ATT_TILE_BYTES (cache-resident, and taller
+ * tiles make better GEMMs), but small enough to give every thread several items.
  */
 #include <stdlib.h>
 
@@ -48,13 +50,14 @@ se_status cpu_attention_naive(const se_op *op) {
     return SE_OK;
 }
 
-#define ATT_TQ 64
+#define ATT_TILE_BYTES ((int64_t)512 << 10)
+#define ATT_TQ_MAX 256
 
 typedef struct att_job {
     se_cpu *c;
     const float *q, *k, *v;
     float *y;
-    int64_t Nq, Nk, C, H, D, tiles;
+    int64_t Nq, Nk, C, H, D, tq, tiles;
     int causal;
     float scale;
 } att_job;
@@ -73,7 +76,7 @@ static void att_items(void *arg, int64_t i0, int64_t i1, int tid) {
     float *S = a->c->scratch[tid];
     for (int64_t it = i0; it < i1; it++) {
         int64_t t = it % a->tiles, h = (it / a->tiles) % a->H, b = it / (a->tiles * a->H);
-        int64_t q0 = t * ATT_TQ, nq = a->Nq - q0 < ATT_TQ ? a->Nq - q0 : ATT_TQ;
+        int64_t q0 = t * a->tq, nq = a->Nq - q0 < a->tq ? a->Nq - q0 : a->tq;
         /* causal: this tile needs keys [0, q0 + nq) only */
         int64_t nk = a->causal ? q0 + nq : a->Nk;
         const float *Q = a->q + (b * a->Nq + q0) * a->C + h * a->D;
@@ -99,9 +102,17 @@ se_status cpu_attention_fast(se_cpu *c, const se_op *op) {
     a.Nq = qt->ne[1], a.Nk = kt->ne[1], a.C = qt->ne[2], a.H = op->i[0], a.D = a.C / a.H;
     a.causal = op->i[1];
     a.scale = op->f[0];
-    a.tiles = (a.Nq + ATT_TQ - 1) / ATT_TQ;
     if (a.Nq == 0) return SE_OK;
-    SE_TRY(cpu_scratch_reserve(c, (size_t)(ATT_TQ * a.Nk)));
-    cpu_parallel_for(c, qt->ne[0] * a.H * a.tiles, 1, att_items, &a);
+    int64_t bh = qt->ne[0] * a.H;
+    int64_t tq = ATT_TILE_BYTES / (4 * a.Nk);                 /* cache bound */
+    int64_t want = (4 * c->threads + bh - 1) / bh;             /* tiles per (batch, head) */
+    int64_t tq_par = (a.Nq + want - 1) / want;                 /* parallelism bound */
+    tq = tq < tq_par ? tq : tq_par;
+    tq = tq > ATT_TQ_MAX ? ATT_TQ_MAX : tq;
+    tq = (tq + 7) / 8 * 8;
+    a.tq = tq < 8 ? 8 : tq;
+    a.tiles = (a.Nq + a.tq - 1) / a.tq;
+    SE_TRY(cpu_scratch_reserve(c, (size_t)(a.tq * a.Nk)));
+    cpu_parallel_for(c, bh * a.tiles, 1, att_items, &a);
     return SE_OK;
 }

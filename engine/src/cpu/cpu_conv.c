@@ -70,11 +70,14 @@ static void im2col_rows(void *arg, int64_t r0, int64_t r1, int tid) {
             } else {
                 const float *row = xp + ih * j->W;
                 if (j->s == 1) {
-                    /* valid ow: 0 <= ow - p + kw < W */
-                    for (int64_t t = 0; t < n; t++) {
-                        int64_t iw = ow0 + t - j->p + kw;
-                        d[t] = (iw >= 0 && iw < j->W) ? row[iw] : 0.0f;
-                    }
+                    /* iw = ow0 + t - p + kw is inside [0, W) for t in [lo, hi): zeros, a copy, zeros */
+                    int64_t off = ow0 - j->p + kw;
+                    int64_t lo = off < 0 ? -off : 0, hi = j->W - off < n ? j->W - off : n;
+                    if (hi < lo) hi = lo;
+                    if (lo > n) lo = hi = n;
+                    memset(d, 0, (size_t)lo * sizeof *d);
+                    if (hi > lo) memcpy(d + lo, row + off + lo, (size_t)(hi - lo) * sizeof *d);
+                    memset(d + hi, 0, (size_t)(n - hi) * sizeof *d);
                 } else {
                     for (int64_t t = 0; t < n; t++) {
                         int64_t iw = (ow0 + t) * j->s - j->p + kw;
