@@ -65,6 +65,20 @@ int main(void) {
         CHECK(se_tokenizer_encode(t, "\xed\xa0\x80", 3, 4, ids, &info) == SE_ERR_INVALID_ARG);
         CHECK(se_tokenizer_encode(t, "\xc3", 1, 4, ids, &info) == SE_ERR_INVALID_ARG);
         CHECK(se_tokenizer_encode(t, "ab", 2, 1, ids, &info) == SE_ERR_INVALID_ARG);
+        /* A hostile prompt: one letter and 200,000 combining marks of alternating classes (one
+         * run to reorder) plus a 300,000-byte word; both are handled in (near) linear time. */
+        size_t big = 1 + 4 * 100000 + 1 + 300000;
+        char *h = malloc(big);
+        if (h) {
+            h[0] = 'a';
+            for (size_t i = 0; i < 100000; i++) memcpy(h + 1 + 4 * i, "\xcc\x81\xcc\x96", 4); /* U+0301 U+0316 */
+            h[1 + 4 * 100000] = ' ';
+            memset(h + 2 + 4 * 100000, 'a', 300000 - 1);
+            h[big - 1] = 'b';
+            CHECK(se_tokenizer_encode(t, h, big, 10, ids, &info) == SE_OK);
+            CHECK(info.n_tokens == 10 && info.n_truncated > 0 && ids[9] == 8);
+            free(h);
+        }
         se_tokenizer_destroy(&t);
         CHECK(t == NULL);
         se_tokenizer_destroy(&t); /* harmless */

@@ -277,6 +277,10 @@ def corpus(seed=20261125):
     for g, n in gens:
         for _ in range(n):
             P.append(g())
+    # Long runs of combining marks (the C code sorts runs over 16 marks differently).
+    for n in (15, 16, 17, 20, 33, 60):
+        P.append("a" + "\u0301\u0316" * n + " x")
+        P.append("e" + "".join(chr(r.choice(COMBINING)) for _ in range(n)) + "\u0338=" + "\u0338" * n)
     P += sweep()
     return P
 

@@ -195,17 +195,36 @@ size_t uni_nfc(const uint32_t *cps, size_t n, uint32_t *out, uint32_t *scratch) 
     /* 1. Full canonical decomposition. */
     size_t m = 0;
     for (size_t i = 0; i < n; i++) m += (size_t)decompose(cps[i], scratch + m);
-    /* 2. Canonical ordering: stable sort of every run of non-starters by combining class. */
-    for (size_t i = 1; i < m; i++) {
-        int k = uni_ccc(scratch[i]);
-        if (k == 0) continue;
-        size_t j = i;
-        uint32_t c = scratch[i];
-        while (j > 0 && uni_ccc(scratch[j - 1]) > k) {
-            scratch[j] = scratch[j - 1];
-            j--;
+    /* 2. Canonical ordering: stable sort of every run of non-starters by combining class
+     *    (insertion sort for short runs, a counting sort through `out` for long ones, so a
+     *    hostile prompt of many marks stays linear). */
+    for (size_t i = 0; i < m;) {
+        if (uni_ccc(scratch[i]) == 0) {
+            i++;
+            continue;
         }
-        scratch[j] = c;
+        size_t j = i;
+        while (j < m && uni_ccc(scratch[j]) != 0) j++;
+        size_t run = j - i;
+        if (run <= 16) {
+            for (size_t a = i + 1; a < j; a++) {
+                uint32_t c = scratch[a];
+                int k = uni_ccc(c);
+                size_t b = a;
+                while (b > i && uni_ccc(scratch[b - 1]) > k) {
+                    scratch[b] = scratch[b - 1];
+                    b--;
+                }
+                scratch[b] = c;
+            }
+        } else {
+            size_t count[257] = {0};
+            for (size_t a = i; a < j; a++) count[uni_ccc(scratch[a]) + 1]++;
+            for (int k = 1; k < 257; k++) count[k] += count[k - 1];
+            for (size_t a = i; a < j; a++) out[count[uni_ccc(scratch[a])]++] = scratch[a];
+            memcpy(scratch + i, out, run * sizeof *out);
+        }
+        i = j;
     }
     /* 3. Canonical composition: each character joins the last starter unless blocked. */
     size_t o = 0;
