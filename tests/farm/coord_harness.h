@@ -24,7 +24,7 @@ typedef struct h_redis {
 } h_redis;
 
 /* Start redis-server (extra args appended, NULL-terminated list). Exits 77 if it is missing. */
-static int h_redis_start(h_redis *r, const char *const *extra) {
+static inline int h_redis_start(h_redis *r, const char *const *extra) {
   if (!r->dir[0]) {
     snprintf(r->dir, sizeof r->dir, "/tmp/strike-coordtest-XXXXXX");
     if (!mkdtemp(r->dir)) return -1;
@@ -71,7 +71,11 @@ static int h_redis_start(h_redis *r, const char *const *extra) {
   return -1;
 }
 
-static void h_redis_stop(h_redis *r, int sig) {
+static inline int h_redis_start(h_redis *r, const char *const *extra);
+/* Start the same server again (same directory, so an AOF there is loaded). */
+static inline int h_start_again(h_redis *r, const char *const *extra) { return h_redis_start(r, extra); }
+
+static inline void h_redis_stop(h_redis *r, int sig) {
   if (r->pid > 0) {
     kill(r->pid, sig);
     waitpid(r->pid, NULL, 0);
@@ -80,7 +84,7 @@ static void h_redis_stop(h_redis *r, int sig) {
 }
 
 /* A synchronous connection for the test's own inspection. */
-static redisContext *h_redis_conn(h_redis *r) {
+static inline redisContext *h_redis_conn(h_redis *r) {
   redisContext *x = redisConnectUnix(r->sock);
   if (!x || x->err) {
     if (x) redisFree(x);
@@ -89,7 +93,7 @@ static redisContext *h_redis_conn(h_redis *r) {
   return x;
 }
 
-static void h_cleanup_dir(h_redis *r) {
+static inline void h_cleanup_dir(h_redis *r) {
   char cmd[400];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", r->dir);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", r->dir);
@@ -105,7 +109,7 @@ typedef struct h_msg {
 static h_msg g_cap[H_MAXCAP];
 static size_t g_ncap;
 
-static void h_capture(coord *c, out_sock s, const sf_peer *peer, const uint8_t *buf, size_t len) {
+static inline void h_capture(coord *c, out_sock s, const sf_peer *peer, const uint8_t *buf, size_t len) {
   (void)c;
   if (g_ncap >= H_MAXCAP) return;
   Strike__Envelope *env = strike__envelope__unpack(NULL, len, buf);
@@ -116,27 +120,27 @@ static void h_capture(coord *c, out_sock s, const sf_peer *peer, const uint8_t *
   g_ncap++;
 }
 
-static void h_cap_clear(void) {
+static inline void h_cap_clear(void) {
   for (size_t i = 0; i < g_ncap; i++) strike__envelope__free_unpacked(g_cap[i].env, NULL);
   g_ncap = 0;
 }
 
 /* Count captured messages of one kind. */
-static size_t h_cap_count(Strike__Envelope__BodyCase b) {
+static inline size_t h_cap_count(Strike__Envelope__BodyCase b) {
   size_t n = 0;
   for (size_t i = 0; i < g_ncap; i++) n += g_cap[i].env->body_case == b;
   return n;
 }
 
 /* Last captured message of a kind, or NULL. */
-static Strike__Envelope *h_cap_last(Strike__Envelope__BodyCase b) {
+static inline Strike__Envelope *h_cap_last(Strike__Envelope__BodyCase b) {
   for (size_t i = g_ncap; i-- > 0;)
     if (g_cap[i].env->body_case == b) return g_cap[i].env;
   return NULL;
 }
 
 /* ---- coordinator ---- */
-static coord *h_coord(h_redis *r, const char *prefix, void (*tweak)(coord_config *)) {
+static inline coord *h_coord(h_redis *r, const char *prefix, void (*tweak)(coord_config *)) {
   coord_config cfg;
   memset(&cfg, 0, sizeof cfg);
   char err[256];
@@ -153,7 +157,7 @@ static coord *h_coord(h_redis *r, const char *prefix, void (*tweak)(coord_config
   return c;
 }
 
-static sf_peer h_peer(const char *name) {
+static inline sf_peer h_peer(const char *name) {
   sf_peer p;
   memset(&p, 0, sizeof p);
   p.len = strlen(name);
@@ -163,7 +167,7 @@ static sf_peer h_peer(const char *name) {
 
 /* Feed one envelope to the coordinator as if it arrived on a socket (packed + decoded, so the
  * test goes through the real framing code). */
-static void h_feed(coord *c, int worker_side, const char *peer, Strike__Envelope *env) {
+static inline void h_feed(coord *c, int worker_side, const char *peer, Strike__Envelope *env) {
   size_t len = 0;
   uint8_t *buf = sf_msg_pack(env, &len);
   Strike__Envelope *in = NULL;
@@ -177,7 +181,7 @@ static void h_feed(coord *c, int worker_side, const char *peer, Strike__Envelope
   free(buf);
 }
 
-static void h_register(coord *c, const char *peer, const char *id, const char *model) {
+static inline void h_register(coord *c, const char *peer, const char *id, const char *model) {
   Strike__Envelope env = STRIKE__ENVELOPE__INIT;
   Strike__Register r = STRIKE__REGISTER__INIT;
   r.worker_id = (char *)id;
@@ -195,7 +199,7 @@ static void h_register(coord *c, const char *peer, const char *id, const char *m
   h_feed(c, 1, peer, &env);
 }
 
-static void h_credit(coord *c, const char *peer, uint32_t jobs) {
+static inline void h_credit(coord *c, const char *peer, uint32_t jobs) {
   Strike__Envelope env = STRIKE__ENVELOPE__INIT;
   Strike__Credit cr = STRIKE__CREDIT__INIT;
   cr.jobs = jobs;
@@ -204,7 +208,7 @@ static void h_credit(coord *c, const char *peer, uint32_t jobs) {
   h_feed(c, 1, peer, &env);
 }
 
-static void h_heartbeat(coord *c, const char *peer) {
+static inline void h_heartbeat(coord *c, const char *peer) {
   Strike__Envelope env = STRIKE__ENVELOPE__INIT;
   Strike__Heartbeat hb = STRIKE__HEARTBEAT__INIT;
   env.body_case = STRIKE__ENVELOPE__BODY_HEARTBEAT;
@@ -213,7 +217,7 @@ static void h_heartbeat(coord *c, const char *peer) {
 }
 
 /* Create a submission; returns its id string (static buffer) or NULL. */
-static const char *h_create(coord *c, const char *token, int priority, const char *model) {
+static inline const char *h_create(coord *c, const char *token, int priority, const char *model) {
   static char id[32];
   Strike__Envelope env = STRIKE__ENVELOPE__INIT;
   Strike__Create cr = STRIKE__CREATE__INIT;
@@ -240,7 +244,7 @@ static const char *h_create(coord *c, const char *token, int priority, const cha
 }
 
 /* Prompt text of job i (deterministic, ~prompt_len bytes). */
-static size_t h_prompt(char *buf, size_t cap, uint64_t i, size_t plen) {
+static inline size_t h_prompt(char *buf, size_t cap, uint64_t i, size_t plen) {
   int n = snprintf(buf, cap, "a photograph of object number %llu on a table, ",
                    (unsigned long long)i);
   size_t l = (size_t)n;
@@ -252,7 +256,7 @@ static size_t h_prompt(char *buf, size_t cap, uint64_t i, size_t plen) {
 }
 
 /* Send one chunk of `count` jobs; returns the ChunkAck status (or 999 if none). */
-static uint32_t h_chunk(coord *c, const char *sub, uint64_t chunk_index, uint64_t first,
+static inline uint32_t h_chunk(coord *c, const char *sub, uint64_t chunk_index, uint64_t first,
                         uint32_t count, size_t plen, uint64_t *prompt_bytes) {
   char *prompts = malloc((size_t)count * (plen + 64));
   uint32_t *lens = malloc(sizeof *lens * count);
@@ -281,10 +285,12 @@ static uint32_t h_chunk(coord *c, const char *sub, uint64_t chunk_index, uint64_
   free(prompts);
   free(lens);
   Strike__Envelope *a = h_cap_last(STRIKE__ENVELOPE__BODY_CHUNK_ACK);
-  return a ? a->chunk_ack->status : 999;
+  if (a) return a->chunk_ack->status;
+  a = h_cap_last(STRIKE__ENVELOPE__BODY_ERROR); /* any request may get Error instead */
+  return a ? a->error->status : 999;
 }
 
-static uint32_t h_seal(coord *c, const char *sub, uint64_t jobs, uint64_t chunks) {
+static inline uint32_t h_seal(coord *c, const char *sub, uint64_t jobs, uint64_t chunks) {
   Strike__Envelope env = STRIKE__ENVELOPE__INIT;
   Strike__Seal se = STRIKE__SEAL__INIT;
   se.submission_id = (char *)sub;
@@ -309,7 +315,7 @@ typedef struct h_status {
   int found;
 } h_status;
 
-static h_status h_get_status(coord *c, const char *sub) {
+static inline h_status h_get_status(coord *c, const char *sub) {
   h_status s;
   memset(&s, 0, sizeof s);
   Strike__Envelope env = STRIKE__ENVELOPE__INIT;
@@ -336,7 +342,7 @@ static h_status h_get_status(coord *c, const char *sub) {
 }
 
 /* Report results for a shard: all succeed except offsets for which fail(offset) is non-zero. */
-static void h_results(coord *c, const char *peer, const Strike__Shard *sh, uint32_t from,
+static inline void h_results(coord *c, const char *peer, const Strike__Shard *sh, uint32_t from,
                       uint32_t n, int final, int (*fail)(uint64_t index)) {
   Strike__Envelope env = STRIKE__ENVELOPE__INIT;
   Strike__Results r = STRIKE__RESULTS__INIT;
@@ -388,7 +394,7 @@ typedef struct h_shards {
 } h_shards;
 
 /* Move captured Shard messages into `out` (appending). */
-static void h_take_shards(h_shards *out) {
+static inline void h_take_shards(h_shards *out) {
   for (size_t i = 0; i < g_ncap; i++) {
     if (g_cap[i].env->body_case == STRIKE__ENVELOPE__BODY_SHARD && out->n < H_MAXCAP) {
       out->env[out->n] = g_cap[i].env;
@@ -404,13 +410,13 @@ static void h_take_shards(h_shards *out) {
   g_ncap = w;
 }
 
-static void h_shards_free(h_shards *s) {
+static inline void h_shards_free(h_shards *s) {
   for (size_t i = 0; i < s->n; i++) strike__envelope__free_unpacked(s->env[i], NULL);
   s->n = 0;
 }
 
 /* INFO memory used_memory */
-static long long h_used_memory(redisContext *x) {
+static inline long long h_used_memory(redisContext *x) {
   redisReply *r = redisCommand(x, "INFO memory");
   long long v = -1;
   if (r && r->str && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS || r->type > REDIS_REPLY_ERROR)) {
