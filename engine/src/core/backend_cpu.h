@@ -9,9 +9,18 @@
 
 #include "core/backend.h"
 
+/* Who runs a large GEMM's threads on the fast path (see docs/engine.md, "Threading"). */
+typedef enum se_cpu_gemm_threading {
+    SE_CPU_GEMM_POOL = 0,   /* our pool splits C into tiles, single-threaded BLAS per tile (default) */
+    SE_CPU_GEMM_BLAS = 1,   /* linear/conv GEMMs call OpenBLAS once with `threads` BLAS threads */
+} se_cpu_gemm_threading;
+
 typedef struct se_cpu_params {
     bool naive;     /* true: the reference loops only (tests); false: the tuned path */
     int threads;    /* 0: all cores */
+    /* SE_CPU_GEMM_POOL by default; the environment variable STRIKE_CPU_GEMM=blas or =pool
+     * overrides it (for benchmarking both on a given machine). Ignored without OpenBLAS. */
+    se_cpu_gemm_threading gemm_threading;
 } se_cpu_params;
 
 void se_cpu_params_init(se_cpu_params *p);

@@ -22,6 +22,7 @@ void cpu_detect_features(void) {
 void se_cpu_params_init(se_cpu_params *p) {
     p->naive = false;
     p->threads = 0;
+    p->gemm_threading = SE_CPU_GEMM_POOL;
 }
 
 static se_cpu *cpu_of(se_backend *be) { return (se_cpu *)be->impl; }
@@ -210,6 +211,11 @@ se_status se_backend_cpu_new(const se_cpu_params *p, se_backend **out) {
     be->weight_dtype = SE_F32;
     be->act_dtype = SE_F32;
     c->naive = p->naive;
+    se_cpu_gemm_threading gt = p->gemm_threading;
+    const char *env = getenv("STRIKE_CPU_GEMM");
+    if (env && strcmp(env, "blas") == 0) gt = SE_CPU_GEMM_BLAS;
+    if (env && strcmp(env, "pool") == 0) gt = SE_CPU_GEMM_POOL;
+    c->blas_threads = !p->naive && gt == SE_CPU_GEMM_BLAS && strcmp(cpu_gemm_impl(), "openblas") == 0;
     c->threads = p->naive ? 1 : (p->threads ? p->threads : cpu_count());
     c->scratch = calloc((size_t)c->threads, sizeof *c->scratch);
     c->scratch_cap = calloc((size_t)c->threads, sizeof *c->scratch_cap);

@@ -111,14 +111,14 @@ se_status cpu_conv2d_fast(se_cpu *c, const se_op *op) {
         const float *xb = x + b * Ci * H * W;
         float *yb = y + b * Co * P;
         if (direct) {
-            cpu_par_sgemm_bias(c, false, false, Co, P, K, w, K, xb, P, yb, P, bias, NULL);
+            cpu_big_sgemm_bias(c, false, false, Co, P, K, w, K, xb, P, yb, P, bias, NULL);
             continue;
         }
         for (int64_t oh0 = 0; oh0 < Ho; oh0 += rows) {
             int64_t nr = Ho - oh0 < rows ? Ho - oh0 : rows, npix = nr * Wo;
             im2col_job j = {xb, c->shared, H, W, Wo, KH, KW, s, p, oh0, npix};
             cpu_parallel_for(c, K, 1 + 8192 / npix, im2col_rows, &j);
-            cpu_par_sgemm_bias(c, false, false, Co, npix, K, w, K, c->shared, npix, yb + oh0 * Wo,
+            cpu_big_sgemm_bias(c, false, false, Co, npix, K, w, K, c->shared, npix, yb + oh0 * Wo,
                                P, bias, NULL);
         }
     }

@@ -4,7 +4,10 @@
  *
  * Threading: OpenBLAS is told to run single-threaded (openblas_set_num_threads(1)) and our own
  * pool splits each GEMM into tiles, one cblas_sgemm per tile. One thread model for the whole
- * backend means BLAS threads never compete with ours for cores.
+ * backend means BLAS threads never compete with ours for cores. The alternative
+ * (SE_CPU_GEMM_BLAS, for measuring on a given machine): the big linear/conv GEMMs raise
+ * OpenBLAS to the backend's thread count for one call and drop it back to 1 afterwards, so the
+ * small per-thread GEMMs inside attention still run single-threaded.
  */
 #include <string.h>
 
@@ -158,4 +161,41 @@ void cpu_par_sgemm_bias(se_cpu *c, bool transA, bool transB, int64_t M, int64_t 
     if (M <= 0 || N <= 0) return;
     gemm_job g = {transA, transB, M, N, K, 0, 0, 0, 1.0f, 0.0f, A, B, lda, ldb, ldc, C, bias_m, bias_n};
     par_gemm(c, &g);
+}
+
+typedef struct bias_job {
+    float *C;
+    int64_t N, ldc;
+    const float *bias_m, *bias_n;
+} bias_job;
+
+static void bias_rows(void *arg, int64_t r0, int64_t r1, int tid) {
+    const bias_job *b = arg;
+    for (int64_t i = r0; i < r1; i++) {
+        float *row = b->C + i * b->ldc;
+        if (b->bias_n)
+            memcpy(row, b->bias_n, (size_t)b->N * sizeof *row);
+        else
+            for (int64_t j = 0; j < b->N; j++) row[j] = b->bias_m[i];
+    }
+}
+
+void cpu_big_sgemm_bias(se_cpu *c, bool transA, bool transB, int64_t M, int64_t N, int64_t K,
+                        const float *A, int64_t lda, const float *B, int64_t ldb, float *C,
+                        int64_t ldc, const float *bias_m, const float *bias_n) {
+#ifdef STRIKE_HAVE_OPENBLAS
+    if (c->blas_threads && c->threads > 1 && M > 0 && N > 0) {
+        float beta = 0.0f;
+        if (bias_m || bias_n) {
+            bias_job b = {C, N, ldc, bias_m, bias_n};
+            cpu_parallel_for(c, M, 1 + 16384 / N, bias_rows, &b);
+            beta = 1.0f;
+        }
+        openblas_set_num_threads(c->threads);
+        cpu_sgemm(transA, transB, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+        openblas_set_num_threads(1);
+        return;
+    }
+#endif
+    cpu_par_sgemm_bias(c, transA, transB, M, N, K, A, lda, B, ldb, C, ldc, bias_m, bias_n);
 }

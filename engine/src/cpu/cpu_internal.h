@@ -24,6 +24,7 @@ typedef struct cpu_pool cpu_pool;
 typedef struct se_cpu {
     bool naive;         /* reference loops only */
     int threads;        /* worker count including the calling thread (>= 1) */
+    bool blas_threads;  /* large linear/conv GEMMs run on OpenBLAS's threads, not the pool */
     cpu_pool *pool;     /* NULL when threads == 1 or naive */
     float **scratch;    /* per-thread scratch, threads entries, grown by cpu_scratch_reserve */
     size_t *scratch_cap;/* capacity of each scratch block, in floats */
@@ -63,6 +64,11 @@ void cpu_par_sgemm(se_cpu *c, bool transA, bool transB, int64_t M, int64_t N, in
  * (bias_m[M], a conv's per-channel bias); either may be NULL. Each tile writes its own block of
  * bias before its GEMM accumulates onto it, so the bias costs no serial pass. */
 void cpu_par_sgemm_bias(se_cpu *c, bool transA, bool transB, int64_t M, int64_t N, int64_t K,
+                        const float *A, int64_t lda, const float *B, int64_t ldb, float *C,
+                        int64_t ldc, const float *bias_m, const float *bias_n);
+/* C = op(A) op(B) + bias for the big GEMMs of linear and conv: cpu_par_sgemm_bias, or with
+ * blas_threads one multi-threaded OpenBLAS call (bias written by the pool first). */
+void cpu_big_sgemm_bias(se_cpu *c, bool transA, bool transB, int64_t M, int64_t N, int64_t K,
                         const float *A, int64_t lda, const float *B, int64_t ldb, float *C,
                         int64_t ldc, const float *bias_m, const float *bias_n);
 /* "openblas" or "builtin". */

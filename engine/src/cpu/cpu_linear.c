@@ -30,6 +30,6 @@ se_status cpu_linear_fast(se_cpu *c, const se_op *op) {
             for (int64_t n = 0; n < N; n++) y[m * N + n] = bias ? bias[n] : 0.0f;
         return SE_OK;
     }
-    cpu_par_sgemm_bias(c, false, true, M, N, K, x, K, w, K, y, N, NULL, bias);
+    cpu_big_sgemm_bias(c, false, true, M, N, K, x, K, w, K, y, N, NULL, bias);
     return SE_OK;
 }
