@@ -9,7 +9,8 @@
  * matrix is never larger than a tile), a row softmax (causal: keys past the query are dropped),
  * then O_tile = S V (a second GEMM written straight into the output's head columns).
  * tq is as large as keeps the score tile within ATT_TILE_BYTES (cache-resident, and taller
- * tiles make better GEMMs), but small enough to give every thread several items.
+ * tiles make better GEMMs), but small enough to give every thread several items, and never
+ * below 64 when a head's K/V are large (each item repacks them).
  */
 #include <stdlib.h>
 
@@ -108,6 +109,10 @@ se_status cpu_attention_fast(se_cpu *c, const se_op *op) {
     int64_t want = (4 * c->threads + bh - 1) / bh;             /* tiles per (batch, head) */
     int64_t tq_par = (a.Nq + want - 1) / want;                 /* parallelism bound */
     tq = tq < tq_par ? tq : tq_par;
+    /* every item packs this head's whole K and V: when they are big (the VAE's one-head
+     * attention over 16k tokens), tiles must be tall enough to pay for that */
+    int64_t tq_min = a.Nk * a.D * (int64_t)sizeof(float) > ((int64_t)256 << 10) ? 64 : 8;
+    tq = tq < tq_min ? tq_min : tq;
     tq = tq > ATT_TQ_MAX ? ATT_TQ_MAX : tq;
     tq = (tq + 7) / 8 * 8;
     a.tq = tq < 8 ? 8 : tq;
