@@ -596,8 +596,24 @@ int main(void) {
 
     static op_case cases[256];
     int n = build_cases(cases, 256);
-    printf("%d cases: %s vs %s\n", n, se_backend_name(fast), se_backend_name(naive));
+    printf("%d cases: %s (3 threads) vs %s\n", n, se_backend_name(fast), se_backend_name(naive));
     for (int k = 0; k < n; k++) check_case(naive, fast, &cases[k], 1.0);
+
+    /* the fast path without a pool, and with OpenBLAS threading the big GEMMs */
+    se_backend *one = NULL, *blas = NULL;
+    p.threads = 1;
+    CHECK(se_backend_cpu_new(&p, &one) == SE_OK);
+    p.threads = 3;
+    p.gemm_threading = SE_CPU_GEMM_BLAS;
+    CHECK(se_backend_cpu_new(&p, &blas) == SE_OK);
+    if (one && blas) {
+        printf("%d cases: %s (1 thread) vs %s\n", n, se_backend_name(one), se_backend_name(naive));
+        for (int k = 0; k < n; k++) check_case(naive, one, &cases[k], 1.0);
+        printf("%d cases: %s (3 threads, BLAS-threaded GEMM) vs %s\n", n, se_backend_name(blas), se_backend_name(naive));
+        for (int k = 0; k < n; k++) check_case(naive, blas, &cases[k], 1.0);
+    }
+    se_backend_destroy(&one);
+    se_backend_destroy(&blas);
 
     if (se_cuda_device_count() > 0) {
         se_cuda_params cp;
