@@ -8,6 +8,7 @@
 # torch + diffusers from PyPI (or reuses /work/venv-ref when it has them).
 #
 # Environment: THREADS (default: nproc), SIZE (64), BATCH (1), WARMUP (1), RUNS (1),
+#              PROFILE=1 (one extra torch run under torch.profiler, prints its top ops),
 #              STRIKE_BENCH_BUILD (build folder), STRIKE_BENCH_VENV (venv folder).
 # Last line:   engine_unet_s=<x> torch_unet_s=<x> ratio=<engine/torch> threads=<n> peak_rss_mb=<x>
 # (peak_rss_mb is the engine process: weights + activations + runtime.) Per-op-kind engine
@@ -47,7 +48,7 @@ eng_out=$(nice "$tool" --threads "$threads" --size "$size" --batch "$batch" --wa
 echo "$eng_out"
 echo "torch: $py bench/unet_torch.py --threads $threads" >&2
 torch_out=$(OMP_NUM_THREADS=$threads nice "$py" "$root/bench/unet_torch.py" --threads "$threads" \
-  --size "$size" --batch "$batch" --warmup "$warmup" --runs "$runs")
+  --size "$size" --batch "$batch" --warmup "$warmup" --runs "$runs" ${PROFILE:+--profile})
 echo "$torch_out"
 
 get() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | tail -n1; }

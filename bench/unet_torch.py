@@ -3,7 +3,8 @@
 Builds diffusers' UNet2DConditionModel with the SDXL base 1.0 configuration and random weights
 (diffusers' default init; no download), fp32, and times the forward at the given latent size
 under torch.inference_mode with the given thread count. Prints key=value lines:
-torch_unet_s (fastest timed run), torch_peak_rss_mb (whole process).
+torch_unet_s (fastest timed run), torch_peak_rss_mb (whole process), and with --profile one
+extra profiled run whose top ops by self CPU time print as torch_op_<name>_s.
 
     python bench/unet_torch.py --threads 2 --size 64 --batch 1 --warmup 1 --runs 1
 """
@@ -36,6 +37,7 @@ def main():
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--profile", action="store_true", help="one extra run under torch.profiler")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -60,6 +62,19 @@ def main():
             print(f"{kind} run {r}: {dt:.3f} s", file=sys.stderr)
             if r >= a.warmup:
                 best = min(best, dt)
+        if a.profile:
+            from torch.profiler import ProfilerActivity, profile
+
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                model(x, t, encoder_hidden_states=ctx,
+                      added_cond_kwargs={"text_embeds": te, "time_ids": ti})
+            ops = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+            total = sum(e.self_cpu_time_total for e in ops) or 1
+            for e in ops[:12]:
+                name = e.key.replace("aten::", "").replace(" ", "_")
+                print(f"torch_op_{name}_s={e.self_cpu_time_total / 1e6:.3f} "
+                      f"torch_op_{name}_pct={100.0 * e.self_cpu_time_total / total:.1f} "
+                      f"torch_op_{name}_calls={e.count}")
     print(f"out[0,0,0,:4] = {out[0, 0, 0, :4].tolist()}", file=sys.stderr)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(f"torch_unet_s={best:.3f} torch_peak_rss_mb={rss:.0f} torch_threads={torch.get_num_threads()}")
