@@ -13,7 +13,7 @@ bool cpu_use_v3 = false;
 
 /* Enables the AVX2+FMA builds of the hot loops when this CPU has them. */
 void cpu_detect_features(void) {
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
     __builtin_cpu_init();
     cpu_use_v3 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif

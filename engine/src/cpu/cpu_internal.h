@@ -113,7 +113,7 @@ se_status cpu_timestep_embedding(const se_op *op);
 extern bool cpu_use_v3;
 void cpu_detect_features(void);
 #define CPU_INLINE inline __attribute__((always_inline))
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
 #define CPU_MULTIVERSION(name, params, args)                                                      \
     __attribute__((target("arch=x86-64-v3"))) static void name##_v3 params { name##_impl args; } \
     static void name##_base params { name##_impl args; }                                        \
