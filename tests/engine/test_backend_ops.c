@@ -18,6 +18,7 @@
 #include "core/backend_cuda.h"
 #include "core/error.h"
 #include "core/ops.h"
+#include "cpu/cpu_internal.h"
 #include "test_util.h"
 
 #define GUARD 256          /* guard bytes on each side of every buffer */
@@ -577,6 +578,55 @@ static void error_paths(se_backend *be) {
     CHECK(se_tensor_set_data(be, &x, buf, 12) == SE_ERR_SHAPE);
 }
 
+/* ---------------------------------------------------------------- GEMM kernels */
+
+/* cpu_sgemm (OpenBLAS when built with it) and the built-in blocked GEMM, every transpose
+ * combination, sizes across the block edges, leading dimensions wider than the matrices, and
+ * alpha/beta, against double loops. */
+static void gemm_kernels(void) {
+    static const int64_t sizes[][3] = {{1, 1, 1}, {3, 5, 7}, {64, 64, 64}, {65, 257, 300}, {130, 33, 513}, {7, 300, 1}};
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++)
+                for (int impl = 0; impl < 2; impl++) {
+                    int64_t M = sizes[si][0], N = sizes[si][1], K = sizes[si][2];
+                    int64_t lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 5, ldc = N + 2;
+                    int64_t arows = ta ? K : M, brows = tb ? N : K;
+                    float *A = malloc((size_t)(arows * lda) * sizeof *A), *B = malloc((size_t)(brows * ldb) * sizeof *B);
+                    float *C = malloc((size_t)(M * ldc) * sizeof *C);
+                    double *R = malloc((size_t)(M * N) * sizeof *R);
+                    rng_seed((uint64_t)(si * 8 + ta * 4 + tb * 2 + impl));
+                    for (int64_t i = 0; i < arows * lda; i++) A[i] = rng_uniform();
+                    for (int64_t i = 0; i < brows * ldb; i++) B[i] = rng_uniform();
+                    for (int64_t i = 0; i < M * ldc; i++) C[i] = rng_uniform();
+                    float alpha = 0.75f, beta = si % 2 ? 0.0f : -0.5f;
+                    for (int64_t i = 0; i < M; i++)
+                        for (int64_t j = 0; j < N; j++) {
+                            double acc = 0;
+                            for (int64_t k = 0; k < K; k++)
+                                acc += (double)(ta ? A[k * lda + i] : A[i * lda + k]) * (tb ? B[j * ldb + k] : B[k * ldb + j]);
+                            R[i * N + j] = alpha * acc + (beta != 0.0f ? beta * (double)C[i * ldc + j] : 0.0);
+                        }
+                    float pad = C[ldc - 1];  /* a column past N: must stay untouched */
+                    if (impl)
+                        cpu_sgemm_builtin(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+                    else
+                        cpu_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+                    double num = 0, den = 0;
+                    for (int64_t i = 0; i < M; i++)
+                        for (int64_t j = 0; j < N; j++) {
+                            double d = C[i * ldc + j] - R[i * N + j];
+                            num += d * d;
+                            den += R[i * N + j] * R[i * N + j];
+                        }
+                    double err = sqrt(num / (den > 0 ? den : 1));
+                    CHECK_MSG(err < 1e-5, "%s gemm M=%lld N=%lld K=%lld ta=%d tb=%d: error %.3g",
+                              impl ? "builtin" : cpu_gemm_impl(), (long long)M, (long long)N, (long long)K, ta, tb, err);
+                    CHECK(C[ldc - 1] == pad);
+                    free(A), free(B), free(C), free(R);
+                }
+}
+
 int main(void) {
     se_backend *naive = NULL, *fast = NULL, *cuda = NULL;
     se_cpu_params p;
@@ -593,6 +643,8 @@ int main(void) {
     known_answers(fast);
     error_paths(naive);
     error_paths(fast);
+    printf("gemm kernels: %s and builtin\n", cpu_gemm_impl());
+    gemm_kernels();
 
     static op_case cases[256];
     int n = build_cases(cases, 256);

@@ -31,7 +31,6 @@ void cpu_gemm_init(void) {
 #endif
 }
 
-#ifndef STRIKE_HAVE_OPENBLAS
 /* Element (i, j) of op(X) for a row-major X with leading dimension ld. */
 #define AT(X, trans, i, j, ld) ((trans) ? (X)[(int64_t)(j) * (ld) + (i)] : (X)[(int64_t)(i) * (ld) + (j)])
 
@@ -39,9 +38,9 @@ enum { BM = 64, BN = 256, BK = 256 };
 
 /* The fallback: blocks of op(A) and op(B) are packed into contiguous panels, then an i-k-j loop
  * whose inner loop runs over contiguous memory and vectorises. */
-static void gemm_builtin(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
-                         const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
-                         float *C, int64_t ldc) {
+void cpu_sgemm_builtin(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                       const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                       float *C, int64_t ldc) {
     float pa[BM * BK], pb[BK * BN];
     for (int64_t i = 0; i < M; i++) {
         float *c = C + i * ldc;
@@ -72,7 +71,6 @@ static void gemm_builtin(bool ta, bool tb, int64_t M, int64_t N, int64_t K, floa
         }
     }
 }
-#endif
 
 void cpu_sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
                const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
@@ -83,7 +81,7 @@ void cpu_sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float 
                 (blasint)M, (blasint)N, (blasint)K, alpha, A, (blasint)lda, B, (blasint)ldb, beta, C,
                 (blasint)ldc);
 #else
-    gemm_builtin(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    cpu_sgemm_builtin(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 #endif
 }
 

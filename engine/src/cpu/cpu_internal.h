@@ -56,6 +56,11 @@ se_status cpu_shared_reserve(se_cpu *c, size_t nfloats);
 void cpu_sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
                const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
                int64_t ldc);
+/* The built-in blocked GEMM behind cpu_sgemm when OpenBLAS is absent (always compiled, so the
+ * op test checks it on every build). */
+void cpu_sgemm_builtin(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
+                       const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                       float *C, int64_t ldc);
 /* The same, split into tiles over the pool (each tile one single-threaded cpu_sgemm). */
 void cpu_par_sgemm(se_cpu *c, bool transA, bool transB, int64_t M, int64_t N, int64_t K,
                    float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
