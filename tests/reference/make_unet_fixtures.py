@@ -64,10 +64,11 @@ CASES = {
              projection_class_embeddings_input_dim=32 + 6 * 16, use_linear_projection=True,
              sample_size=16),
         torch.float16, 2, 12, 20, 32, 99),
-    # conv (1x1) proj_in/proj_out as in SD 1.x-style configs, BF16 weights.
+    # conv (1x1) proj_in/proj_out as in SD 1.x-style configs, BF16 weights, 3 heads of 16 at
+    # level 1 and one head of 64 (SDXL's head width) at level 2.
     "convproj_bf16": (
-        dict(block_out_channels=(16, 32, 32), layers_per_block=1,
-             transformer_layers_per_block=(1, 1, 1), attention_head_dim=(2, 2, 2),
+        dict(block_out_channels=(16, 48, 64), layers_per_block=1,
+             transformer_layers_per_block=(1, 1, 1), attention_head_dim=(2, 3, 1),
              cross_attention_dim=20, norm_num_groups=4, addition_time_embed_dim=4,
              projection_class_embeddings_input_dim=12 + 6 * 4, use_linear_projection=False,
              sample_size=8),
