@@ -120,26 +120,29 @@ static void gemm_tile(void *arg, int64_t begin, int64_t end, int tid) {
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-/* Splits C into about `threads` tiles, keeping tiles no thinner than 32 so each tile's BLAS call
- * stays efficient and preferring square tiles (less repacking of A and B across tiles). */
+/* Rounds a tile extent up to a multiple of 16 (the BLAS micro-kernels work in such blocks). */
+static int64_t round16(int64_t x) { return (x + 15) / 16 * 16; }
+
+/* Splits C into at most `threads` tiles (one per thread, so the op takes one tile's time) and
+ * picks the grid that minimises that time under a simple model: a tile of tm x tn costs
+ * K * (tm*tn + 16*tm + 16*tn), the extra terms standing for packing and edge overhead that make
+ * thin tiles inefficient. Tile extents are multiples of 16. */
 static void par_gemm(se_cpu *c, gemm_job *g) {
     int T = c->threads;
     int64_t M = g->M, N = g->N;
-    int64_t best_mt = 1, best_nt = 1;
+    g->tm = M, g->tn = N;
     if (T > 1 && M * N * g->K >= (int64_t)64 * 64 * 64) {
         double best = -1.0;
-        for (int64_t mt = 1; mt <= T; mt++) {
-            int64_t nt = ceil_div(T, mt);
-            int64_t tm = ceil_div(M, mt), tn = ceil_div(N, nt);
-            if ((tm < 32 && mt > 1) || (tn < 32 && nt > 1)) continue;
-            double sq = (double)(tm < tn ? tm : tn) / (double)(tm > tn ? tm : tn);
-            double used = (double)T / (double)(mt * nt);
-            double score = sq * used * used;
-            if (score > best) best = score, best_mt = mt, best_nt = nt;
-        }
+        for (int64_t mt = 1; mt <= T; mt++)
+            for (int64_t nt = 1; mt * nt <= T; nt++) {
+                int64_t tm = mt > 1 ? round16(ceil_div(M, mt)) : M;
+                int64_t tn = nt > 1 ? round16(ceil_div(N, nt)) : N;
+                if (tm > M) tm = M;
+                if (tn > N) tn = N;
+                double cost = (double)tm * (double)tn + 16.0 * (double)tm + 16.0 * (double)tn;
+                if (best < 0 || cost < best) best = cost, g->tm = tm, g->tn = tn;
+            }
     }
-    g->tm = ceil_div(M, best_mt);
-    g->tn = ceil_div(N, best_nt);
     g->ntn = ceil_div(N, g->tn);
     int64_t tiles = ceil_div(M, g->tm) * g->ntn;
     cpu_parallel_for(c, tiles, 1, gemm_tile, g);
