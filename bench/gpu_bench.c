@@ -5,11 +5,18 @@
  * interface exactly as model code calls it. Inputs are a fixed pseudo-random pattern uploaded
  * once per buffer (values do not change the work done).
  *
- * Output: one key=value line per case, then the summary line of issue 6 as the last line. The
- * full-pipeline values (ms_per_image_b1, images_per_s_b8, unet_step_ms, vae_decode_ms,
- * tflops_b8, peak_mem_gb) are `na` until the UNet and VAE exist on the CUDA backend.
+ * Then the full SDXL configuration at 1024x1024 in bf16 with random weights (se_unet_new_random,
+ * se_vae_new_random): one UNet step and one VAE decode at batch 1, and the 4-step image (4 x
+ * UNet + Euler update, then the VAE decode; text encoders excluded) at batch 1 and batch 8.
  *
- *   strike_gpu_bench [--quick]     --quick: fewer cases (a smoke run)
+ * Output: one key=value line per case, then the summary line of issue 6 as the last line:
+ *   gpu= ms_per_image_b1= images_per_s_b8= unet_step_ms= vae_decode_ms= tflops_b8= peak_mem_gb=
+ * with `na` for anything that failed (the reason goes to stderr). peak_mem_gb is the high-water
+ * mark of device memory in use from the CUDA pool over the pipeline runs (weights included).
+ *
+ *   strike_gpu_bench [--quick]     --quick: fewer op cases and no batch 8
+ *   strike_gpu_bench --smoke-cpu   the pipeline harness on the CPU backend with the tiny fixture
+ *                                  configs (checks the harness on machines without a GPU)
  */
 #include <math.h>
 #include <stdio.h>
@@ -17,9 +24,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/backend_cpu.h"
 #include "core/backend_cuda.h"
 #include "core/error.h"
+#include "core/ops.h"
 #include "cuda/cuda_info.h"
+#include "model/unet.h"
+#include "model/vae.h"
 
 static se_backend *g_be;
 
@@ -149,6 +160,197 @@ static void bench_group_norm(se_dtype dt, int64_t B, int64_t C, int64_t H, const
     drop(&x), drop(&g), drop(&b), drop(&y);
 }
 
+
+/* ---- the SDXL pipeline: 4 UNet steps + Euler updates + VAE decode, random weights ---- */
+
+/* A backend tensor of dtype dt with uniform values in [lo, hi) (host generated, uploaded). */
+static se_status rand_tensor(se_backend *be, se_dtype dt, int nd, const int64_t *ne, float lo,
+                             float hi, uint32_t *seed, const char *name, se_tensor *t) {
+    *t = se_tensor_make(dt, nd, ne, NULL, name);
+    size_t n = (size_t)se_tensor_numel(t);
+    float *h = malloc(n * sizeof *h);
+    void *c = malloc(n * 4);
+    if (!h || !c) {
+        free(h), free(c);
+        return se_fail(SE_ERR_NOMEM, "gpu_bench: no host memory for %s", name);
+    }
+    for (size_t i = 0; i < n; i++) {
+        *seed = *seed * 1664525u + 1013904223u;
+        h[i] = lo + (hi - lo) * (float)(*seed >> 8) / 16777216.0f;
+    }
+    se_convert_host(dt, c, SE_F32, h, n);
+    se_status st = se_backend_alloc(be, se_tensor_nbytes(t), &t->data);
+    if (st == SE_OK) st = se_tensor_set_data(be, t, c, se_tensor_nbytes(t));
+    free(h), free(c);
+    return st;
+}
+
+typedef struct pipe_io {
+    int64_t B, h;
+    se_tensor x, ts, ctx, te, ti, eps, z, img;
+} pipe_io;
+
+static void pipe_free(se_backend *be, pipe_io *p) {
+    se_tensor *ts[] = {&p->x, &p->ts, &p->ctx, &p->te, &p->ti, &p->eps, &p->z, &p->img};
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) {
+        se_backend_free(be, ts[i]->data);
+        ts[i]->data = NULL;
+    }
+}
+
+/* Inputs for batch B at latent size h x h, in the backend's activation dtype. */
+static se_status pipe_alloc(se_backend *be, const se_unet_config *uc, const se_vae_config *vc,
+                            int up, int64_t B, int64_t h, pipe_io *p) {
+    memset(p, 0, sizeof *p);
+    p->B = B, p->h = h;
+    se_dtype dt = be->act_dtype;
+    uint32_t seed = 11;
+    int64_t lat[4] = {B, uc->in_channels, h, h}, out[4] = {B, uc->out_channels, h, h};
+    int64_t z[4] = {B, vc->latent_channels, h, h}, img[4] = {B, vc->out_channels, h * up, h * up};
+    int64_t ctx[3] = {B, 77, uc->cross_attention_dim}, tsn[1] = {B};
+    int64_t te[2] = {B, uc->add_text_time ? uc->projection_dim - 6 * uc->addition_time_embed_dim : 1};
+    int64_t ti[2] = {B, 6};
+    SE_TRY(rand_tensor(be, dt, 4, lat, -1, 1, &seed, "latents", &p->x));
+    SE_TRY(rand_tensor(be, SE_F32, 1, tsn, 999, 999, &seed, "timestep", &p->ts));
+    SE_TRY(rand_tensor(be, dt, 3, ctx, -1, 1, &seed, "ctx", &p->ctx));
+    SE_TRY(rand_tensor(be, dt, 2, te, -1, 1, &seed, "text_embeds", &p->te));
+    SE_TRY(rand_tensor(be, dt, 2, ti, (float)(h * up), (float)(h * up), &seed, "time_ids", &p->ti));
+    SE_TRY(rand_tensor(be, dt, 4, out, 0, 0, &seed, "eps", &p->eps));
+    SE_TRY(rand_tensor(be, dt, 4, z, 0, 0, &seed, "z", &p->z));
+    SE_TRY(rand_tensor(be, dt, 4, img, 0, 0, &seed, "image", &p->img));
+    return SE_OK;
+}
+
+static se_status unet_step(se_backend *be, se_unet *u, pipe_io *p) {
+    (void)be;
+    return se_unet_forward(u, &p->x, &p->ts, &p->ctx, &p->te, &p->ti, &p->eps);
+}
+
+static se_status vae_step(se_backend *be, se_vae *v, pipe_io *p) {
+    const se_vae_config *vc = se_vae_get_config(v);
+    SE_TRY(se_scale_add(be, &p->x, (float)(1.0 / vc->scaling_factor), NULL, 0.0f, &p->z));
+    return se_vae_decode(v, &p->z, &p->img);
+}
+
+/* The whole image: steps x (timestep upload, UNet, Euler update) then the VAE decode. */
+static se_status full_pipeline(se_backend *be, se_unet *u, se_vae *v, pipe_io *p, int steps) {
+    static const float t4[4] = {999, 749, 499, 249};
+    float *ts = malloc((size_t)p->B * sizeof *ts);
+    if (!ts) return se_fail(SE_ERR_NOMEM, "gpu_bench: no host memory");
+    se_status st = SE_OK;
+    for (int s = 0; s < steps && st == SE_OK; s++) {
+        for (int64_t b = 0; b < p->B; b++) ts[b] = t4[s % 4];
+        st = se_tensor_set_data(be, &p->ts, ts, (size_t)p->B * sizeof *ts);
+        if (st == SE_OK) st = unet_step(be, u, p);
+        if (st == SE_OK) st = se_scale_add(be, &p->x, 1.0f, &p->eps, -0.25f, &p->x);
+    }
+    free(ts);
+    if (st == SE_OK) st = vae_step(be, v, p);
+    return st;
+}
+
+typedef enum { RUN_UNET, RUN_VAE, RUN_FULL } run_kind;
+
+/* Best of `runs` timed runs after `warmup` untimed ones, in ms (negative on failure). */
+static double time_run(se_backend *be, se_unet *u, se_vae *v, pipe_io *p, run_kind k, int warmup,
+                       int runs) {
+    double best = 1e30;
+    for (int r = 0; r < warmup + runs; r++) {
+        double t0 = now_s();
+        se_status st = k == RUN_UNET ? unet_step(be, u, p)
+                       : k == RUN_VAE ? vae_step(be, v, p)
+                                      : full_pipeline(be, u, v, p, 4);
+        if (st == SE_OK) st = se_backend_sync(be);
+        if (st != SE_OK) {
+            fprintf(stderr, "gpu_bench: pipeline (B=%lld, %s): %s (%s)\n", (long long)p->B,
+                    k == RUN_UNET ? "unet" : k == RUN_VAE ? "vae" : "full", se_strerror(st),
+                    se_last_error());
+            return -1;
+        }
+        double ms = (now_s() - t0) * 1e3;
+        if (r >= warmup && ms < best) best = ms;
+    }
+    return best;
+}
+
+static void fmt(char *buf, size_t cap, double v, const char *f) {
+    if (v < 0) snprintf(buf, cap, "na");
+    else snprintf(buf, cap, f, v);
+}
+
+/* Runs the SDXL measurements on be; fills the summary values (negative = not measured). */
+typedef struct summary {
+    double ms_b1, ips_b8, unet_ms, vae_ms, tflops_b8, peak_gb;
+} summary;
+
+static void bench_pipeline(se_backend *be, const se_unet_config *uc, const se_vae_config *vc,
+                           int64_t h, int with_b8, summary *sm) {
+    sm->ms_b1 = sm->ips_b8 = sm->unet_ms = sm->vae_ms = sm->tflops_b8 = sm->peak_gb = -1;
+    se_unet *u = NULL;
+    se_vae *v = NULL;
+    double t0 = now_s();
+    se_status st = se_unet_new_random(uc, be, 1, &u);
+    if (st == SE_OK) st = se_vae_new_random(vc, be, 2, &v);
+    if (st == SE_OK) st = se_backend_sync(be);
+    if (st != SE_OK) {
+        fprintf(stderr, "gpu_bench: random UNet/VAE: %s (%s)\n", se_strerror(st), se_last_error());
+        se_unet_destroy(&u);
+        return;
+    }
+    printf("pipeline_weights_s=%.1f unet_params=%lld unet_weights_gb=%.2f weight_dtype=%s\n",
+           now_s() - t0, (long long)se_weights_numel(se_unet_weights(u)),
+           se_weights_bytes(se_unet_weights(u)) / 1e9, se_dtype_name(be->weight_dtype));
+    fflush(stdout);
+    int up = se_vae_upscale(v);
+    pipe_io p;
+    if (pipe_alloc(be, uc, vc, up, 1, h, &p) == SE_OK) {
+        sm->unet_ms = time_run(be, u, v, &p, RUN_UNET, 1, 3);
+        if (sm->unet_ms >= 0) sm->vae_ms = time_run(be, u, v, &p, RUN_VAE, 1, 2);
+        if (sm->vae_ms >= 0) sm->ms_b1 = time_run(be, u, v, &p, RUN_FULL, 0, 2);
+        printf("pipeline_b1 unet_step_ms=%.1f vae_decode_ms=%.1f image_ms=%.1f\n", sm->unet_ms,
+               sm->vae_ms, sm->ms_b1);
+        fflush(stdout);
+    } else {
+        fprintf(stderr, "gpu_bench: inputs B=1: %s\n", se_last_error());
+    }
+    pipe_free(be, &p);
+    if (with_b8 && sm->ms_b1 >= 0 && pipe_alloc(be, uc, vc, up, 8, h, &p) == SE_OK) {
+        double u8 = time_run(be, u, v, &p, RUN_UNET, 1, 1);
+        double ms8 = u8 >= 0 ? time_run(be, u, v, &p, RUN_FULL, 0, 1) : -1;
+        if (ms8 > 0) {
+            sm->ips_b8 = 8.0 / (ms8 * 1e-3);
+            /* sdxl-lightning.md section 6: 6.761 TFLOP per UNet step, 10.470 per VAE decode
+             * at 1024 px (only meaningful for the full SDXL configuration). */
+            sm->tflops_b8 = 8.0 * (4 * 6.761 + 10.470) / (ms8 * 1e-3);
+        }
+        printf("pipeline_b8 unet_step_ms=%.1f image8_ms=%.1f\n", u8, ms8);
+        fflush(stdout);
+    }
+    pipe_free(be, &p);
+    se_vae_destroy(&v);
+    se_unet_destroy(&u);
+}
+
+/* --smoke-cpu: the pipeline harness on the CPU backend with the tiny fixture configs, so the
+ * code path is exercised on machines without a GPU. */
+static int smoke_cpu(void) {
+    se_cpu_params cp;
+    se_cpu_params_init(&cp);
+    se_backend *be = NULL;
+    if (se_backend_cpu_new(&cp, &be) != SE_OK) die("cpu backend", SE_ERR_INTERNAL);
+    se_unet_config uc;
+    se_vae_config vc;
+    se_status st = se_unet_config_load(STRIKE_FIXTURES_DIR "/unet/tiny/unet/config.json", &uc);
+    if (st == SE_OK) st = se_vae_config_load(STRIKE_FIXTURES_DIR "/vae/tiny/config.json", &vc);
+    if (st != SE_OK) die("tiny configs", st);
+    summary sm;
+    bench_pipeline(be, &uc, &vc, 16, 1, &sm);
+    se_backend_destroy(&be);
+    printf("smoke_cpu unet_step_ms=%.2f vae_decode_ms=%.2f ms_per_image_b1=%.2f images_per_s_b8=%.2f\n",
+           sm.unet_ms, sm.vae_ms, sm.ms_b1, sm.ips_b8);
+    return sm.ms_b1 > 0 && sm.ips_b8 > 0 ? 0 : 1;
+}
+
 static se_backend *make_backend(se_dtype dt) {
     se_cuda_params cp;
     se_cuda_params_init(&cp);
@@ -161,6 +363,7 @@ static se_backend *make_backend(se_dtype dt) {
 
 int main(int argc, char **argv) {
     int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    if (argc > 1 && strcmp(argv[1], "--smoke-cpu") == 0) return smoke_cpu();
     if (se_cuda_device_count() <= 0) {
         se_backend *be = NULL;
         se_cuda_params cp;
@@ -210,7 +413,8 @@ int main(int argc, char **argv) {
     }
     se_cuda_info after;
     if (se_cuda_backend_info(g_be, &after) == SE_OK)
-        printf("bench_pool_peak_gb=%.2f\n", after.pool_reserved_peak / 1e9);
+        printf("bench_pool_used_peak_gb=%.2f bench_pool_reserved_peak_gb=%.2f\n",
+               after.pool_used_peak / 1e9, after.pool_reserved_peak / 1e9);
     se_backend_destroy(&g_be);
 
     /* The fused attention kernel (fp32 FMA; a reference for the tensor-core version). */
@@ -226,8 +430,26 @@ int main(int argc, char **argv) {
     bench_linear(SE_F32, 4096, 4096, 4096, "fp32_no_tf32");
     se_backend_destroy(&g_be);
 
-    /* The full SDXL pipeline (UNet steps, VAE decode) is not on the CUDA backend yet. */
-    printf("gpu=%s ms_per_image_b1=na images_per_s_b8=na unet_step_ms=na vae_decode_ms=na "
-           "tflops_b8=na peak_mem_gb=na\n", gpu);
+    /* The full SDXL configuration at 1024x1024 in bf16: 4-step images at batch 1 and 8. */
+    summary sm;
+    g_be = make_backend(bf);
+    st = se_cuda_reset_peak(g_be);
+    if (st != SE_OK) die("reset peak", st);
+    se_unet_config uc;
+    se_vae_config vc;
+    se_unet_config_sdxl(&uc);
+    se_vae_config_sdxl(&vc);
+    bench_pipeline(g_be, &uc, &vc, 128, !quick, &sm);
+    if (se_cuda_backend_info(g_be, &after) == SE_OK) sm.peak_gb = after.pool_used_peak / 1e9;
+    se_backend_destroy(&g_be);
+    char a[32], b[32], c[32], d[32], e[32], f[32];
+    fmt(a, sizeof a, sm.ms_b1, "%.1f");
+    fmt(b, sizeof b, sm.ips_b8, "%.2f");
+    fmt(c, sizeof c, sm.unet_ms, "%.1f");
+    fmt(d, sizeof d, sm.vae_ms, "%.1f");
+    fmt(e, sizeof e, sm.tflops_b8, "%.0f");
+    fmt(f, sizeof f, sm.ms_b1 >= 0 ? sm.peak_gb : -1, "%.1f");
+    printf("gpu=%s ms_per_image_b1=%s images_per_s_b8=%s unet_step_ms=%s vae_decode_ms=%s "
+           "tflops_b8=%s peak_mem_gb=%s\n", gpu, a, b, c, d, e, f);
     return 0;
 }

@@ -371,10 +371,12 @@ se_status se_cuda_backend_info(se_backend *be, se_cuda_info *info) {
     info->total_mem = c->total_mem;
     info->sm_major = c->sm_major;
     info->sm_minor = c->sm_minor;
-    uint64_t hi = 0;
+    uint64_t hi = 0, used = 0;
     SE_CU("info", cudaSetDevice(c->device));
     SE_CU("info", cudaMemPoolGetAttribute(c->pool, cudaMemPoolAttrReservedMemHigh, &hi));
+    SE_CU("info", cudaMemPoolGetAttribute(c->pool, cudaMemPoolAttrUsedMemHigh, &used));
     info->pool_reserved_peak = (size_t)hi;
+    info->pool_used_peak = (size_t)used;
     return SE_OK;
 }
 
@@ -383,7 +385,9 @@ se_status se_cuda_reset_peak(se_backend *be) {
         return se_fail(SE_ERR_INVALID_ARG, "se_cuda_reset_peak: not a cuda backend");
     se_cuda *c = impl(be);
     uint64_t zero = 0;
+    SE_CU("info", cudaSetDevice(c->device));
     SE_CU("info", cudaMemPoolSetAttribute(c->pool, cudaMemPoolAttrReservedMemHigh, &zero));
+    SE_CU("info", cudaMemPoolSetAttribute(c->pool, cudaMemPoolAttrUsedMemHigh, &zero));
     return SE_OK;
 }
 

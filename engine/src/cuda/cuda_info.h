@@ -15,12 +15,13 @@ typedef struct se_cuda_info {
     int device;
     int sm_major, sm_minor;
     size_t total_mem;           /* bytes */
-    size_t pool_reserved_peak;  /* high-water mark of the memory pool, bytes */
+    size_t pool_reserved_peak;  /* high-water mark of memory the pool held from the driver, bytes */
+    size_t pool_used_peak;      /* high-water mark of memory handed out (buffers + scratch), bytes */
 } se_cuda_info;
 
 /* SE_ERR_INVALID_ARG when be is not a cuda backend. */
 se_status se_cuda_backend_info(se_backend *be, se_cuda_info *info);
-/* Resets the pool's high-water mark. */
+/* Resets the pool's high-water marks (to what is reserved / in use now). */
 se_status se_cuda_reset_peak(se_backend *be);
 /* The backend's cudaStream_t (as void *), NULL when be is not a cuda backend. */
 void *se_cuda_backend_stream(se_backend *be);
