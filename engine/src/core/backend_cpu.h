@@ -3,6 +3,9 @@
  *
  * Two modes in one backend: "naive" (plain loops, the reference the tests trust) and the
  * production path (OpenBLAS GEMM, multi-threaded). Only F32 compute.
+ *
+ * One backend runs one op at a time: its thread pool and scratch memory serve the op in progress,
+ * so a backend must not be used from two threads at once (give each thread its own backend).
  */
 #ifndef STRIKE_ENGINE_BACKEND_CPU_H
 #define STRIKE_ENGINE_BACKEND_CPU_H

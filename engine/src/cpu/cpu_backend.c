@@ -68,13 +68,15 @@ static se_status cpu_sync(se_backend *be) { return SE_OK; }
 /* The CPU computes in F32 only; COPY also converts between F32, F16 and BF16, and GATHER takes
  * I32 ids. */
 static bool cpu_supports(se_backend *be, const se_op *op) {
+    if (!op->dst || !op->src[0]) return false;
     switch (op->kind) {
     case SE_OP_COPY: {
         se_dtype s = op->src[0]->dtype, d = op->dst->dtype;
         return (s == SE_F32 || s == SE_F16 || s == SE_BF16) && (d == SE_F32 || d == SE_F16 || d == SE_BF16);
     }
     case SE_OP_GATHER:
-        return op->src[0]->dtype == SE_F32 && op->src[1]->dtype == SE_I32 && op->dst->dtype == SE_F32;
+        return op->src[1] && op->src[0]->dtype == SE_F32 && op->src[1]->dtype == SE_I32 &&
+               op->dst->dtype == SE_F32;
     case SE_OP_TIMESTEP_EMBEDDING:
         return op->src[0]->dtype == SE_F32 && op->dst->dtype == SE_F32;
     case SE_OP_CONV2D: case SE_OP_LINEAR: case SE_OP_GROUP_NORM: case SE_OP_LAYER_NORM:
