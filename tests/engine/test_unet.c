@@ -4,6 +4,7 @@
  *
  * Usage: test_unet <case> <naive|fast>   (ctest: engine_unet_<case>[_naive])
  *        test_unet errors                (ctest: engine_unet_errors)
+ *        test_unet random                (ctest: engine_unet_random: random-weight constructor)
  *
  * Loads tests/fixtures/unet/<case>/unet (config.json + safetensors), runs the forward on the
  * inputs recorded in io.safetensors and compares the output and every recorded intermediate
@@ -253,6 +254,74 @@ static void run_errors(void) {
     se_unet_destroy(&u);
 }
 
+/* Runs a UNet with random weights (the benchmark's constructor) on fixed inputs into host out. */
+static se_status random_forward(const se_unet_config *cfg, uint64_t seed, float *host, size_t n) {
+    se_unet *u = NULL;
+    SE_TRY(se_unet_new_random(cfg, g_be, seed, &u));
+    const int64_t B = 2, H = 8, W = 12;
+    int64_t pooled = cfg->projection_dim - 6 * cfg->addition_time_embed_dim;
+    size_t sizes[6] = {(size_t)(B * cfg->in_channels * H * W), (size_t)B,
+                       (size_t)(B * 77 * cfg->cross_attention_dim), (size_t)(B * pooled), (size_t)(B * 6),
+                       n};
+    void *m[6] = {0};
+    se_status st = SE_OK;
+    for (int i = 0; i < 6 && st == SE_OK; i++) {
+        st = se_backend_alloc(g_be, sizes[i] * 4, &m[i]);
+        if (st != SE_OK) break;
+        float *h = malloc(sizes[i] * 4);
+        for (size_t k = 0; k < sizes[i]; k++) h[k] = i == 1 ? 500.0f : (float)sin(0.37 * (double)k + i);
+        st = se_backend_set(g_be, m[i], h, sizes[i] * 4);
+        free(h);
+    }
+    if (st == SE_OK) {
+        se_tensor x = se_tensor_4d(SE_F32, B, cfg->in_channels, H, W, m[0]);
+        se_tensor ts = se_tensor_1d(SE_F32, B, m[1]);
+        se_tensor ctx = se_tensor_3d(SE_F32, B, 77, cfg->cross_attention_dim, m[2]);
+        se_tensor te = se_tensor_2d(SE_F32, B, pooled, m[3]), ti = se_tensor_2d(SE_F32, B, 6, m[4]);
+        se_tensor out = se_tensor_4d(SE_F32, B, cfg->out_channels, H, W, m[5]);
+        st = se_unet_forward(u, &x, &ts, &ctx, &te, &ti, &out);
+        if (st == SE_OK) st = se_tensor_get_data(g_be, &out, host, n * 4);
+    }
+    for (int i = 0; i < 6; i++) se_backend_free(g_be, m[i]);
+    se_unet_destroy(&u);
+    return st;
+}
+
+/* The random-weight constructor: deterministic per seed, different across seeds, finite. */
+static void run_random(void) {
+    char cfgp[1024];
+    snprintf(cfgp, sizeof cfgp, "%s/unet/b2_nonsquare/unet/config.json", STRIKE_FIXTURES_DIR);
+    se_unet_config cfg;
+    CHECK_MSG(se_unet_config_load(cfgp, &cfg) == SE_OK, "%s", se_last_error());
+    size_t n = (size_t)(2 * cfg.out_channels * 8 * 12);
+    float *a = malloc(n * 4), *b = malloc(n * 4), *c = malloc(n * 4);
+    CHECK_MSG(random_forward(&cfg, 1, a, n) == SE_OK, "%s", se_last_error());
+    CHECK_MSG(random_forward(&cfg, 1, b, n) == SE_OK, "%s", se_last_error());
+    CHECK_MSG(random_forward(&cfg, 2, c, n) == SE_OK, "%s", se_last_error());
+    CHECK(memcmp(a, b, n * 4) == 0);
+    CHECK(memcmp(a, c, n * 4) != 0);
+    double norm = 0;
+    int finite = 1;
+    for (size_t i = 0; i < n; i++) {
+        finite &= isfinite(a[i]) != 0;
+        norm += (double)a[i] * a[i];
+    }
+    printf("  random UNet output norm %.4f\n", sqrt(norm));
+    CHECK(finite && norm > 0);
+    /* The SDXL config itself declares the real tensor count and parameter total. */
+    se_unet_config sdxl;
+    se_unet_config_sdxl(&sdxl);
+    CHECK(sdxl.nblocks == 3 && sdxl.channels[2] == 1280 && sdxl.depth[2] == 10 && sdxl.heads[2] == 20);
+    size_t nt = 0;
+    int64_t np = 0;
+    CHECK(se_unet_count(&sdxl, &nt, &np) == SE_OK);
+    printf("  SDXL UNet: %zu tensors, %lld params\n", nt, (long long)np);
+    CHECK(nt == 1680 && np == 2567463684LL);   /* sdxl-lightning.md 2.2 */
+    free(a);
+    free(b);
+    free(c);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: %s <case> <naive|fast> | errors\n", argv[0]);
@@ -267,6 +336,7 @@ int main(int argc, char **argv) {
     }
     printf("backend %s\n", se_backend_name(g_be));
     if (strcmp(argv[1], "errors") == 0) run_errors();
+    else if (strcmp(argv[1], "random") == 0) run_random();
     else run_case(argv[1]);
     se_backend_destroy(&g_be);
     char name[128];

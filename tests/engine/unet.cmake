@@ -23,3 +23,5 @@ set_tests_properties(engine_unet_errors PROPERTIES SKIP_RETURN_CODE 77 LABELS "e
 add_executable(bench_engine_unet ${PROJECT_SOURCE_DIR}/bench/engine_cpu.c)
 target_link_libraries(bench_engine_unet PRIVATE strike_engine)
 target_include_directories(bench_engine_unet PRIVATE ${STRIKE_ENGINE_SRC_DIR})
+add_test(NAME engine_unet_random COMMAND engine_unet_tiny random)
+set_tests_properties(engine_unet_random PROPERTIES SKIP_RETURN_CODE 77 LABELS "engine")

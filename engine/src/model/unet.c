@@ -170,6 +170,15 @@ void se_unet_destroy(se_unet **pu) {
     *pu = NULL;
 }
 
+se_status se_unet_count(const se_unet_config *cfg, size_t *tensors, int64_t *params) {
+    se_unet *u;
+    SE_TRY(unet_create(cfg, NULL, &u));
+    *tensors = se_weights_count(u->w);
+    *params = se_weights_numel(u->w);
+    se_unet_destroy(&u);
+    return SE_OK;
+}
+
 se_status se_unet_new_random(const se_unet_config *cfg, se_backend *be, uint64_t seed,
                              se_unet **out) {
     se_unet *u;

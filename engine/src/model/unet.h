@@ -67,6 +67,8 @@ se_status se_unet_new_from_files(const char *config_path, const char *weights_pa
 se_status se_unet_new_random(const se_unet_config *cfg, se_backend *be, uint64_t seed,
                              se_unet **out);
 void se_unet_destroy(se_unet **u);
+/* Counts the tensors and parameters a config declares, without allocating weights. */
+se_status se_unet_count(const se_unet_config *cfg, size_t *tensors, int64_t *params);
 
 const se_unet_config *se_unet_get_config(const se_unet *u);
 const se_weights *se_unet_weights(const se_unet *u);
