@@ -22,26 +22,29 @@
 
 namespace {
 
-/* One packed element per thread (see the file comment). nsh = column shifts, ss = s*s. */
-__global__ void pack_input(const void *x, int xdt, void *xp, int pdt, int64_t n, int64_t Cin,
-                           int64_t H, int64_t W, int s, int p, int64_t Hq, int64_t Wq, int64_t PS,
-                           int nsh) {
-    SE_GRID_STRIDE(i, n) {
-        int64_t e = i % PS, t = i / PS;
-        int64_t ci = t % Cin;
-        t /= Cin;
-        int sx = (int)(t % nsh);
-        t /= nsh;
-        int ph = (int)(t % (s * s));
-        int64_t b = t / (s * s);
+/* Packs one row [image][phase][shift][ci] of PS elements per blockIdx.x (see the file comment);
+ * blockIdx.y and the loop cover the row. 32-bit index math inside a row (PS < 2^31 is checked by
+ * the launcher). nsh = column shifts. */
+__global__ void pack_input(const void *x, int xdt, void *xp, int pdt, int Cin, int H, int W, int s,
+                           int p, int Hq, int Wq, int PS, int nsh) {
+    const int64_t row = blockIdx.x;
+    const int ci = (int)(row % Cin);
+    int64_t t = row / Cin;
+    const int sx = (int)(t % nsh);
+    t /= nsh;
+    const int ph = (int)(t % (s * s));
+    const int64_t b = t / (s * s);
+    const int py = ph / s, px = ph % s;
+    const int64_t xbase = (b * Cin + ci) * (int64_t)H * W, ybase = row * (int64_t)PS;
+    for (int e = blockIdx.y * blockDim.x + threadIdx.x; e < PS; e += gridDim.y * blockDim.x) {
         float v = 0.0f;
-        int64_t ee = e + sx;
+        const int ee = e + sx;
         if (ee < Hq * Wq) {
-            int64_t iy = ee / Wq, ix = ee % Wq;
-            int64_t yy = ph / s + (int64_t)s * iy - p, xx = ph % s + (int64_t)s * ix - p;
-            if (yy >= 0 && yy < H && xx >= 0 && xx < W) v = se_ld(x, xdt, ((b * Cin + ci) * H + yy) * W + xx);
+            const int iy = ee / Wq, ix = ee - iy * Wq;
+            const int yy = py + s * iy - p, xx = px + s * ix - p;
+            if (yy >= 0 && yy < H && xx >= 0 && xx < W) v = se_ld(x, xdt, xbase + (int64_t)yy * W + xx);
         }
-        se_st(xp, pdt, i, v);
+        se_st(xp, pdt, ybase + e, v);
     }
 }
 
@@ -54,15 +57,15 @@ __global__ void pack_weights(const void *w, int dt, void *wt, int64_t Cout, int6
     }
 }
 
-/* dst[b][co][y][x] = acc[b][co][y*Wq + x] + bias[co]. */
-__global__ void epilogue(const float *acc, void *y, int ydt, const void *bias, int bdt, int64_t n,
-                         int64_t Cout, int64_t Ho, int64_t Wo, int64_t Wq) {
-    SE_GRID_STRIDE(i, n) {
-        int64_t xo = i % Wo, t = i / Wo, yo = t % Ho, bc = t / Ho, co = bc % Cout;
-        float v = acc[(bc * Ho + yo) * Wq + xo];
-        if (bias) v += se_ld(bias, bdt, co);
-        se_st(y, ydt, i, v);
-    }
+/* dst[b][co][y][x] = acc[b][co][y*Wq + x] + bias[co]: one output row (b, co, y) per blockIdx.x. */
+__global__ void epilogue(const float *acc, void *y, int ydt, const void *bias, int bdt, int Cout,
+                         int Ho, int Wo, int Wq) {
+    const int64_t row = blockIdx.x;               /* (b*Cout + co)*Ho + yo */
+    const int co = (int)((row / Ho) % Cout);
+    const float bv = bias ? se_ld(bias, bdt, co) : 0.0f;
+    const float *src = acc + row * Wq;            /* acc row (b*Cout + co)*Ho + yo of Wq floats */
+    for (int xo = blockIdx.y * blockDim.x + threadIdx.x; xo < Wo; xo += gridDim.y * blockDim.x)
+        se_st(y, ydt, row * Wo + xo, src[xo] + bv);
 }
 
 /* y[b][co][:] = bias[co] for the 1x1 path (the GEMM then accumulates with beta = 1). */
@@ -124,6 +127,11 @@ extern "C" se_status se_cuda_conv2d(se_cuda *c, const se_op *op) {
     int64_t PS = Hq * Wq > Q + offmax ? Hq * Wq : Q + offmax;
     PS = (PS + 7) / 8 * 8;
     const int64_t planes = (int64_t)s * s * nsh;                 /* per image and channel */
+    if (PS > 0x7fffffffLL || B * planes * Cin > 0x7fffffffLL || B * Cout * Ho > 0x7fffffffLL ||
+        Cin > 0x7fffffffLL || Cout > 0x7fffffffLL)
+        return se_fail(SE_ERR_UNSUPPORTED, "cuda conv2d: x '%s' %s is too large for the packed "
+                       "layout (plane of %lld elements)", x->name,
+                       se_tensor_shape_str(x, sx_, sizeof sx_), (long long)PS);
     const size_t pack_per_img = (size_t)(planes * Cin * PS) * esz;
     const size_t acc_per_img = (size_t)(Cout * Q) * sizeof(float);
     int64_t nbc = (int64_t)(kScratchBudget / (pack_per_img + acc_per_img));
@@ -144,10 +152,11 @@ extern "C" se_status se_cuda_conv2d(se_cuda *c, const se_op *op) {
     /* Output-grid chunk so that nb images x Cout x Qc floats stay in L2 (multiple of 8). */
     for (int64_t b0 = 0; st == SE_OK && b0 < B; b0 += nbc) {
         const int64_t nb = B - b0 < nbc ? B - b0 : nbc;
-        const int64_t npk = nb * planes * Cin * PS;
-        pack_input<<<se_cuda_blocks(npk), 256, 0, c->stream>>>(
-            (const char *)x->data + (size_t)(b0 * Cin * H * W) * esz, dt, xp, dt, npk, Cin, H, W, s,
-            p, Hq, Wq, PS, nsh);
+        const int64_t prow = nb * planes * Cin;
+        const unsigned py_blocks = (unsigned)((PS + 255) / 256 < 1024 ? (PS + 255) / 256 : 1024);
+        pack_input<<<dim3((unsigned)prow, py_blocks), 256, 0, c->stream>>>(
+            (const char *)x->data + (size_t)(b0 * Cin * H * W) * esz, dt, xp, dt, (int)Cin, (int)H,
+            (int)W, s, p, (int)Hq, (int)Wq, (int)PS, nsh);
         cudaError_t e = cudaGetLastError();
         if (e != cudaSuccess) {
             st = se_cuda_fail("conv2d", "pack_input<<<>>>", __FILE__, __LINE__, e);
@@ -176,10 +185,12 @@ extern "C" se_status se_cuda_conv2d(se_cuda *c, const se_op *op) {
             }
         }
         if (st != SE_OK) break;
-        const int64_t ny = nb * Cout * Ho * Wo;
-        epilogue<<<se_cuda_blocks(ny), 256, 0, c->stream>>>(
+        const int64_t erow = nb * Cout * Ho;
+        const unsigned ey_blocks = (unsigned)((Wo + 255) / 256);
+        epilogue<<<dim3((unsigned)erow, ey_blocks), 256, 0, c->stream>>>(
             acc, (char *)y->data + (size_t)(b0 * Cout * Ho * Wo) * se_dtype_size(y->dtype), y->dtype,
-            bias ? bias->data : nullptr, bias ? bias->dtype : SE_F32, ny, Cout, Ho, Wo, Wq);
+            bias ? bias->data : nullptr, bias ? bias->dtype : SE_F32, (int)Cout, (int)Ho, (int)Wo,
+            (int)Wq);
         e = cudaGetLastError();
         if (e != cudaSuccess) st = se_cuda_fail("conv2d", "epilogue<<<>>>", __FILE__, __LINE__, e);
     }

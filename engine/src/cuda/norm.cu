@@ -52,17 +52,20 @@ __global__ void gn_combine(const void *x, int xdt, int64_t gsize, int chunks, co
     stats[bg] = make_float2((float)(K + m), (float)(1.0 / sqrt(var + (double)eps)));
 }
 
+/* One (image, channel) row of S elements per blockIdx.x; blockIdx.y and the loop cover the row. */
 __global__ void gn_apply(const void *x, int xdt, void *y, int ydt, const void *gamma, int gdt,
-                         const void *beta, int bdt, const float2 *stats, int64_t n, int64_t C,
-                         int64_t S, int64_t cpg, int silu) {
-    SE_GRID_STRIDE(i, n) {
-        int64_t t = i / S, ch = t % C, b = t / C;
-        float2 st = stats[b * (C / cpg) + ch / cpg];
-        float v = (se_ld(x, xdt, i) - st.x) * st.y;
-        if (gamma) v *= se_ld(gamma, gdt, ch);
-        if (beta) v += se_ld(beta, bdt, ch);
+                         const void *beta, int bdt, const float2 *stats, int64_t S, int64_t C,
+                         int64_t cpg, int silu) {
+    const int64_t row = blockIdx.x, ch = row % C, b = row / C;
+    const float2 st = stats[b * (C / cpg) + ch / cpg];
+    const float g = gamma ? se_ld(gamma, gdt, ch) : 1.0f, be = beta ? se_ld(beta, bdt, ch) : 0.0f;
+    const float sc = st.y * g;                    /* (x - mean) first: no cancellation */
+    const int64_t base = row * S;
+    for (int64_t e = (int64_t)blockIdx.y * blockDim.x + threadIdx.x; e < S;
+         e += (int64_t)gridDim.y * blockDim.x) {
+        float v = fmaf(se_ld(x, xdt, base + e) - st.x, sc, be);
         if (silu) v = v / (1.0f + expf(-v));
-        se_st(y, ydt, i, v);
+        se_st(y, ydt, base + e, v);
     }
 }
 
@@ -99,9 +102,9 @@ extern "C" se_status se_cuda_group_norm(se_cuda *c, const se_op *op) {
                        "channels do not fit", x->name, y->name, (long long)G, (long long)C);
     int64_t cpg = C / G, gsize = cpg * S, ngroups = B * G;
     int64_t chunks64 = (gsize + kChunk - 1) / kChunk;
-    if (chunks64 > 65535 || ngroups > 65535)
+    if (chunks64 > 0x7fffffffLL || ngroups > 65535 || B * C > 0x7fffffffLL)
         return se_fail(SE_ERR_UNSUPPORTED, "cuda group_norm: '%s' has groups of %lld elements x %lld "
-                       "groups (limit 65535 chunks of %d, 65535 groups)", x->name,
+                       "groups (limits: 2^31 chunks of %d, 65535 groups)", x->name,
                        (long long)gsize, (long long)ngroups, kChunk);
     int chunks = (int)chunks64;
     float *part = nullptr;
@@ -118,9 +121,10 @@ extern "C" se_status se_cuda_group_norm(se_cuda *c, const se_op *op) {
         e = cudaGetLastError();
     }
     if (e == cudaSuccess) {
-        gn_apply<<<se_cuda_blocks(n), 256, 0, c->stream>>>(
+        const int64_t yb = (S + 255) / 256 < 1024 ? (S + 255) / 256 : 1024;
+        gn_apply<<<dim3((unsigned)(B * C), (unsigned)yb), 256, 0, c->stream>>>(
             x->data, x->dtype, y->data, y->dtype, g ? g->data : nullptr, g ? g->dtype : SE_F32,
-            b ? b->data : nullptr, b ? b->dtype : SE_F32, stats, n, C, S, cpg, op->i[1]);
+            b ? b->data : nullptr, b ? b->dtype : SE_F32, stats, S, C, cpg, op->i[1]);
         e = cudaGetLastError();
     }
     se_cuda_scratch_free(c, part);

@@ -7,12 +7,15 @@
 
 namespace {
 
-__global__ void upsample2x(const void *x, int xdt, void *y, int ydt, int64_t n, int64_t H,
-                           int64_t W) {
-    SE_GRID_STRIDE(i, n) {
-        int64_t W2 = 2 * W, H2 = 2 * H;
-        int64_t xo = i % W2, t = i / W2, yo = t % H2, bc = t / H2;
-        se_st(y, ydt, i, se_ld(x, xdt, (bc * H + yo / 2) * W + xo / 2));
+/* One source row (b, c, y) per blockIdx.x, written to dst rows 2y and 2y+1. */
+__global__ void upsample2x(const void *x, int xdt, void *y, int ydt, int64_t W) {
+    const int64_t row = blockIdx.x;               /* (b*C + c)*H + yi */
+    const int64_t W2 = 2 * W, out0 = 2 * row * W2;
+    for (int64_t xo = (int64_t)blockIdx.y * blockDim.x + threadIdx.x; xo < W2;
+         xo += (int64_t)gridDim.y * blockDim.x) {
+        float v = se_ld(x, xdt, row * W + xo / 2);
+        se_st(y, ydt, out0 + xo, v);
+        se_st(y, ydt, out0 + W2 + xo, v);
     }
 }
 
@@ -50,9 +53,13 @@ se_status do_upsample(se_cuda *c, const se_op *op) {
         y->ne[3] != 2 * x->ne[3])
         return se_fail(SE_ERR_SHAPE, "cuda upsample_nearest2x: dst '%s' is not twice x '%s'",
                        y->name, x->name);
-    int64_t n = se_tensor_numel(y);
-    upsample2x<<<se_cuda_blocks(n), 256, 0, c->stream>>>(x->data, x->dtype, y->data, y->dtype, n,
-                                                         x->ne[2], x->ne[3]);
+    const int64_t rows = x->ne[0] * x->ne[1] * x->ne[2], W2 = 2 * x->ne[3];
+    if (rows > 0x7fffffffLL)
+        return se_fail(SE_ERR_UNSUPPORTED, "cuda upsample_nearest2x: '%s' has %lld rows", x->name,
+                       (long long)rows);
+    const int64_t yb = (W2 + 255) / 256 < 64 ? (W2 + 255) / 256 : 64;
+    upsample2x<<<dim3((unsigned)rows, (unsigned)yb), 256, 0, c->stream>>>(x->data, x->dtype,
+                                                                          y->data, y->dtype, x->ne[3]);
     SE_CU_LAUNCH("upsample_nearest2x");
     return SE_OK;
 }

@@ -24,17 +24,22 @@ def conv_sim(x, w, bias, s, p):
     Q = Ho*Wq; offmax = ((kh-1)//s)*Wq
     PS = max(Hq*Wq, Q + offmax); PS = (PS + 7)//8*8
     planes = s*s*nsh
-    # pack_input, elementwise exactly as the kernel
+    # pack_input, per row exactly as the kernel
     n = B*planes*Cin*PS
-    xp = np.zeros(n)
+    xp = np.full(n, np.nan)
     xf = x.ravel()
-    for i in range(n):
-        e = i % PS; t = i // PS; ci = t % Cin; t //= Cin; sx = t % nsh; t //= nsh; ph = t % (s*s); b = t // (s*s)
-        ee = e + sx
-        if ee < Hq*Wq:
-            iy, ix = ee // Wq, ee % Wq
-            yy = ph//s + s*iy - p; xx = ph % s + s*ix - p
-            if 0 <= yy < H and 0 <= xx < W: xp[i] = xf[((b*Cin + ci)*H + yy)*W + xx]
+    for row in range(B*planes*Cin):
+        ci = row % Cin; t = row // Cin; sx = t % nsh; t //= nsh; ph = t % (s*s); b = t // (s*s)
+        py, px = ph // s, ph % s
+        xbase = (b*Cin + ci)*H*W; ybase = row*PS
+        for e in range(PS):
+            v = 0.0
+            ee = e + sx
+            if ee < Hq*Wq:
+                iy = ee // Wq; ix = ee - iy*Wq
+                yy = py + s*iy - p; xx = px + s*ix - p
+                if 0 <= yy < H and 0 <= xx < W: v = xf[xbase + yy*W + xx]
+            xp[ybase + e] = v
     wt = np.zeros(taps*Cout*Cin); wf = w.ravel()
     for i in range(wt.size):
         ci = i % Cin; t = i // Cin; co = t % Cout; tap = t // Cout
@@ -49,10 +54,11 @@ def conv_sim(x, w, bias, s, p):
             off = (ky//s)*Wq
             gemm(wt, Cin, 0, xp, PS, planes*Cin*PS, acc, Q, Cout*Q, Cout, qn, Cin, B,
                  0.0 if tap == 0 else 1.0, tap*Cout*Cin, plane*Cin*PS + off + q0, q0)
-    y = np.zeros(B*Cout*Ho*Wo)
-    for i in range(y.size):
-        xo = i % Wo; t = i // Wo; yo = t % Ho; bc = t // Ho; co = bc % Cout
-        y[i] = acc[(bc*Ho + yo)*Wq + xo] + bias[co]
+    y = np.full(B*Cout*Ho*Wo, np.nan)
+    for row in range(B*Cout*Ho):
+        yo = row % Ho; co = (row // Ho) % Cout
+        for xo in range(Wo):
+            y[row*Wo + xo] = acc[row*Wq + xo] + bias[co]
     return y.reshape(B, Cout, Ho, Wo)
 
 def conv_ref(x, w, bias, s, p):
