@@ -301,6 +301,16 @@ se_status se_st_read_host(const se_st_file *f, const se_st_tensor *t, se_dtype d
     return SE_OK;
 }
 
+void se_st_done(const se_st_file *f, const se_st_tensor *t) {
+    long pg = sysconf(_SC_PAGESIZE);
+    if (pg <= 0 || t->end <= t->begin) return;
+    uintptr_t a = (uintptr_t)t->data, e = a + (uintptr_t)(t->end - t->begin);
+    uintptr_t lo = (a + (uintptr_t)pg - 1) / (uintptr_t)pg * (uintptr_t)pg;   /* whole pages only */
+    uintptr_t hi = e / (uintptr_t)pg * (uintptr_t)pg;
+    (void)f;
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 se_status se_st_load(const se_st_file *f, const char *what, const char *name, se_backend *be,
                      se_tensor *dst) {
     const se_st_tensor *t = se_st_find(f, name);

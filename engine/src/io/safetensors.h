@@ -65,6 +65,11 @@ bool se_st_shape_is(const se_st_tensor *t, int ndim, const int64_t *ne);
 se_status se_st_read_host(const se_st_file *f, const se_st_tensor *t, se_dtype dt, void *dst,
                           size_t cap);
 
+/* Tells the kernel the mapped bytes of t are no longer needed (after loading them), so a large
+ * file does not stay resident next to the converted copy. The data stays readable (pages come
+ * back from the file on access). */
+void se_st_done(const se_st_file *f, const se_st_tensor *t);
+
 /* Looks up name, checks its shape against (ndim, ne) and copies it, converted to dst->dtype,
  * into dst (a contiguous tensor in backend memory with that shape). `what` prefixes messages
  * ("unet"). Errors: SE_ERR_MISSING_TENSOR "what: missing tensor X in FILE", SE_ERR_SHAPE

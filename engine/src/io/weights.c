@@ -162,6 +162,7 @@ se_status se_weights_load_files(se_weights *w, const se_st_file *const *files, s
         size_t k = 0;
         while (!se_st_find(files[k], w->t[i].name)) k++;
         se_status st = se_st_load(files[k], w->what, w->t[i].name, be, &w->t[i]);
+        se_st_done(files[k], se_st_find(files[k], w->t[i].name));
         if (st != SE_OK) {
             weights_unalloc(w);
             return st;
