@@ -25,7 +25,7 @@
 #endif
 #include <sched.h>
 
-#define POOL_SPIN 20000     /* spin iterations before a worker sleeps (tens of microseconds) */
+#define POOL_SPIN 20000     /* spin iterations before a worker sleeps (well under a millisecond) */
 
 struct cpu_pool;
 
@@ -150,7 +150,7 @@ void cpu_parallel_for(se_cpu *c, int64_t n, int64_t grain, cpu_task_fn fn, void 
     pthread_mutex_unlock(&p->mu);
     run_chunks(p, 0);
     /* wait for the workers still inside the job (they find no chunks left and check out) */
-    for (int i = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; i++)
+    for (unsigned i = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; i++)
         if ((i & 63) == 63) sched_yield(); else cpu_relax();
 }
 
