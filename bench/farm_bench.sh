@@ -14,7 +14,7 @@
 #   4. starts W null workers (--no-write, tiny images: they neither encode nor write PNGs, unless
 #      --write-images) and waits until the submission is finished;
 #   5. verifies from the coordinator's records (`strike results`): lost = jobs without a done
-#      record, duplicated = records beyond one per job.
+#      record, duplicated = done records beyond one per job.
 # farm_jobs_per_s = N / (submit seconds + seconds from starting the workers to finished), i.e. from
 # the first prompt read to the last result recorded, with the Redis sample taken out.
 # The LAST line is:
@@ -82,11 +82,11 @@ t3=$(date +%s.%N)
 run_s=$(awk -v a="$t2" -v b="$t3" 'BEGIN { printf "%.3f", b - a }')
 
 h_strike results "$id" --timeout-ms 60000 >"$H_DIR/results.jsonl"
-recs=$(wc -l <"$H_DIR/results.jsonl")
-done_uniq=$(jq -r 'select(.status == 0) | .index' "$H_DIR/results.jsonl" | sort -n -u | wc -l)
-uniq=$(jq -r .index "$H_DIR/results.jsonl" | sort -n -u | wc -l)
+jq -r 'select(.status == 0) | .index' "$H_DIR/results.jsonl" >"$H_DIR/done.idx"
+recs=$(wc -l <"$H_DIR/done.idx")
+done_uniq=$(sort -n -u "$H_DIR/done.idx" | wc -l)
 lost=$((jobs - done_uniq))
-duplicated=$((recs - uniq))
+duplicated=$((recs - done_uniq))
 st=$(h_status "$id")
 echo "dispatch_seconds=$run_s dispatch_jobs_per_s=$(awk -v n="$jobs" -v s="$run_s" 'BEGIN{printf "%.0f", n/s}') status_done=$(echo "$st" | jq .done) status_dead=$(echo "$st" | jq .dead) write_images=$write"
 h_strike workers --json | jq -c '{frames_malformed, frames_oversized, results_stale, results_duplicate}' | tr -d '{}"' | tr ',:' ' =' | sed 's/^/coordinator_/; s/ / coordinator_/g'

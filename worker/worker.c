@@ -28,6 +28,9 @@
 #define SW_DEFAULT_HB_MS 1000 /* heartbeat interval until the coordinator says otherwise */
 #define SW_DEAD_INTERVALS 4   /* silent intervals before the coordinator counts as gone */
 #define SW_VERSION "strike-worker 0.1.0"
+#define SW_RETAIN_MS 30000          /* final Results kept this long for re-sending after a reconnect */
+#define SW_RETAIN_BYTES (16u << 20) /* ... and at most this many bytes of them */
+#define SW_RETAIN_MAX 4096          /* ... and at most this many messages */
 
 /* A shard held by the worker, with the results gathered so far. */
 typedef struct held {
@@ -44,6 +47,13 @@ typedef struct held {
     int cancelled;            /* CancelSubmission arrived: stop rendering it */
     uint64_t last_report_ms;  /* when results of it were last sent */
 } held;
+
+/* A final Results frame kept for re-sending (see retain()). */
+typedef struct retained {
+    uint8_t *data;  /* packed Envelope */
+    size_t len;
+    uint64_t sent;  /* monotonic ms */
+} retained;
 
 /* Worker session state. */
 typedef struct sw_worker {
@@ -70,18 +80,90 @@ typedef struct sw_worker {
     sw_image *images;
     size_t batch_cap;
     int fatal;                /* the coordinator refused us: exit */
+    int sessions;             /* RegisterAcks received so far */
+    retained *ret;            /* ring of recent final Results (SW_RETAIN_MAX) */
+    size_t ret_head, ret_len, ret_bytes;
+    uint64_t resent;          /* Results frames re-sent after reconnects */
 } sw_worker;
 
 /* ---- sending ------------------------------------------------------------------------------- */
 
-/* Pack and send env. Returns 0 or -1 (send timed out: the connection is in trouble). */
-static int send_env(sw_worker *w, Strike__Envelope *env) {
+/*
+ * Keep a copy of a final Results frame. A coordinator that dies (or loses Redis) before its
+ * write-behind transaction commits forgets results it had received; the lease then looks in
+ * flight on this worker although the work is done. After registering again the worker re-sends
+ * what it reported in the last SW_RETAIN_MS; the coordinator's fencing ignores what it already had.
+ */
+static void retain(sw_worker *w, const uint8_t *data, size_t len) {
+    uint64_t now = sf_now_ms();
+    if (!w->ret)
+        w->ret = calloc(SW_RETAIN_MAX, sizeof *w->ret);
+    if (!w->ret || len > SW_RETAIN_BYTES)
+        return;
+    /* Drop the oldest while full, too big or too old. */
+    while (w->ret_len && (w->ret_len == SW_RETAIN_MAX || w->ret_bytes + len > SW_RETAIN_BYTES ||
+                          now - w->ret[w->ret_head].sent > SW_RETAIN_MS)) {
+        retained *r = &w->ret[w->ret_head];
+        w->ret_bytes -= r->len;
+        free(r->data);
+        r->data = NULL;
+        w->ret_head = (w->ret_head + 1) % SW_RETAIN_MAX;
+        w->ret_len--;
+    }
+    uint8_t *copy = malloc(len);
+    if (!copy)
+        return;
+    memcpy(copy, data, len);
+    retained *r = &w->ret[(w->ret_head + w->ret_len) % SW_RETAIN_MAX];
+    r->data = copy;
+    r->len = len;
+    r->sent = now;
+    w->ret_len++;
+    w->ret_bytes += len;
+}
+
+/* Re-send every retained Results frame (after registering again). */
+static void resend_retained(sw_worker *w) {
+    size_t n = 0;
+    uint64_t now = sf_now_ms();
+    for (size_t i = 0; i < w->ret_len; i++) {
+        retained *r = &w->ret[(w->ret_head + i) % SW_RETAIN_MAX];
+        if (now - r->sent > SW_RETAIN_MS)
+            continue;
+        zmq_msg_t m;
+        if (zmq_msg_init_size(&m, r->len) != 0)
+            break;
+        memcpy(zmq_msg_data(&m), r->data, r->len);
+        if (zmq_msg_send(&m, w->sock, 0) < 0) {
+            zmq_msg_close(&m);
+            break;
+        }
+        n++;
+    }
+    if (n) {
+        w->resent += n;
+        w->last_send = sf_now_ms();
+        SF_INFO("re-sent %zu recent results after registering again (the coordinator ignores what it had)", n);
+    }
+}
+
+static void retained_free(sw_worker *w) {
+    for (size_t i = 0; w->ret && i < w->ret_len; i++)
+        free(w->ret[(w->ret_head + i) % SW_RETAIN_MAX].data);
+    free(w->ret);
+    w->ret = NULL;
+}
+
+/* Pack and send env (keeping a copy when keep is set). Returns 0 or -1 (send timed out). */
+static int send_env_keep(sw_worker *w, Strike__Envelope *env, int keep) {
     env->version = SF_PROTOCOL_VERSION;
     size_t n = strike__envelope__get_packed_size(env);
     zmq_msg_t m;
     if (zmq_msg_init_size(&m, n) != 0)
         return -1;
     strike__envelope__pack(env, zmq_msg_data(&m));
+    if (keep)
+        retain(w, zmq_msg_data(&m), n);
     if (zmq_msg_send(&m, w->sock, 0) < 0) {
         zmq_msg_close(&m);
         SF_WARN("send to %s failed: %s", w->endpoints[w->cur], zmq_strerror(errno));
@@ -90,6 +172,8 @@ static int send_env(sw_worker *w, Strike__Envelope *env) {
     w->last_send = sf_now_ms();
     return 0;
 }
+
+static int send_env(sw_worker *w, Strike__Envelope *env) { return send_env_keep(w, env, 0); }
 
 static void send_register(sw_worker *w) {
     Strike__Envelope env = STRIKE__ENVELOPE__INIT;
@@ -161,7 +245,7 @@ static void send_results(sw_worker *w, held *h, int final) {
     r.final = final;
     env.body_case = STRIKE__ENVELOPE__BODY_RESULTS;
     env.results = &r;
-    send_env(w, &env);
+    send_env_keep(w, &env, final);
     free(ep);
     for (size_t i = 0; i < h->n_err; i++)
         free(h->errs[i].message);
@@ -363,6 +447,8 @@ static void handle(sw_worker *w, Strike__Envelope *env) {
         }
         w->registered = 1;
         w->backoff_ms = 100;
+        if (w->sessions++ > 0)
+            resend_retained(w);
         w->hb_ms = a->heartbeat_ms ? a->heartbeat_ms : SW_DEFAULT_HB_MS;
         SF_INFO("registered with %s as %s (coordinator %s, heartbeat %u ms)", w->endpoints[w->cur], w->id,
                 a->coordinator_id, w->hb_ms);
@@ -388,9 +474,13 @@ static void handle(sw_worker *w, Strike__Envelope *env) {
     }
     case STRIKE__ENVELOPE__BODY_ERROR:
         if (env->error->status == SF_ERR_UNKNOWN_WORKER) {
-            SF_INFO("coordinator does not know us (%s): registering again", env->error->message);
-            w->registered = 0;
-            send_register(w);
+            /* Every message sent before the coordinator sees our new Register earns this error:
+             * register once; the main loop retries if no RegisterAck comes. */
+            if (w->registered) {
+                SF_INFO("coordinator does not know us (%s): registering again", env->error->message);
+                w->registered = 0;
+                send_register(w);
+            }
         } else {
             SF_WARN("coordinator error: %s (%s)", env->error->message, sf_strerror((sf_status)env->error->status));
         }
@@ -588,7 +678,8 @@ int sw_worker_run(const sw_config *cfg, sw_engine *engine, volatile sig_atomic_t
     }
     rc = w.fatal ? 1 : 0;
     SF_INFO("worker %s done: %" PRIu64 " jobs rendered, %" PRIu64 " failed, %" PRIu64 " shards, %" PRIu64
-            " malformed frames", w.id, w.jobs_done, w.jobs_failed, w.shards, w.malformed);
+            " malformed frames, %" PRIu64 " results re-sent", w.id, w.jobs_done, w.jobs_failed, w.shards, w.malformed,
+            w.resent);
 done:
     while (w.q_len) {
         held_free(w.q[w.q_head]);
@@ -596,6 +687,7 @@ done:
         w.q_len--;
     }
     free(w.q);
+    retained_free(&w);
     if (w.sock)
         zmq_close(w.sock);
     if (w.ctx)

@@ -75,7 +75,12 @@ h_until() {
   local what=$1; shift
   local end=$((SECONDS + H_WAIT_S))
   until "$@" >/dev/null 2>&1; do
-    if [ $SECONDS -ge $end ]; then h_fail "timed out waiting for: $what"; return 1; fi
+    if [ $SECONDS -ge $end ]; then
+      h_fail "timed out waiting for: $what"
+      { echo "status:"; "$H_CLI" status --coordinator "$H_CEP" --json --timeout-ms 2000
+        echo "workers:"; "$H_CLI" workers --coordinator "$H_CEP" --json --timeout-ms 2000; } >&2 2>&1 | head -c 4000 >&2
+      return 1
+    fi
     sleep 0.1
   done
 }
@@ -164,21 +169,23 @@ h_prompts() { seq 1 "$2" | sed "s/^/${3:-farm} prompt /" >"$1"; }
 h_check_exactly_once() {
   local id=$1 n=$2 res=$H_DIR/results-$1.jsonl
   h_strike results "$id" --timeout-ms 10000 >"$res" || { h_fail "strike results $id failed"; return; }
+  # A job may have a failed record (dead) before a retry succeeded; it must have exactly one
+  # done record (status 0), and nothing may be recorded twice for the same outcome.
   local lines uniq dups notdone
-  lines=$(wc -l <"$res")
-  uniq=$(jq -r .index "$res" | sort -n | uniq | wc -l)
-  dups=$(jq -r .index "$res" | sort -n | uniq -d | wc -l)
-  notdone=$(jq -r 'select(.status != 0) | .index' "$res" | wc -l)
-  [ "$lines" -eq "$n" ] || h_fail "$id: $lines results recorded, expected $n"
-  [ "$uniq" -eq "$n" ] || h_fail "$id: $uniq distinct jobs recorded, expected $n"
-  [ "$dups" -eq 0 ] || h_fail "$id: $dups jobs recorded twice"
+  lines=$(jq -r 'select(.status == 0) | .index' "$res" | wc -l)
+  uniq=$(jq -r 'select(.status == 0) | .index' "$res" | sort -n | uniq | wc -l)
+  dups=$(jq -r 'select(.status == 0) | .index' "$res" | sort -n | uniq -d | wc -l)
+  notdone=$((n - uniq))
+  [ "$lines" -eq "$n" ] || h_fail "$id: $lines done results recorded, expected $n"
+  [ "$uniq" -eq "$n" ] || h_fail "$id: $uniq distinct jobs done, expected $n"
+  [ "$dups" -eq 0 ] || h_fail "$id: $dups jobs recorded done twice"
   [ "$notdone" -eq 0 ] || h_fail "$id: $notdone jobs not done"
   local st; st=$(h_status "$id")
   [ "$(echo "$st" | jq .done)" -eq "$n" ] || h_fail "$id: status says done=$(echo "$st" | jq .done), expected $n"
   [ "$(echo "$st" | jq .total)" -eq "$n" ] || h_fail "$id: status says total=$(echo "$st" | jq .total), expected $n"
   if [ "${NOPNG:-0}" != 1 ]; then
     local out
-    out=$(jq -r .path "$res" | "$STRIKE_PNG_CHECK" -) || h_fail "$id: bad PNGs: $(echo "$out" | tail -3)"
+    out=$(jq -r 'select(.status == 0) | .path' "$res" | "$STRIKE_PNG_CHECK" -) || h_fail "$id: bad PNGs: $(echo "$out" | tail -3)"
     echo "$out" | grep -q "checked=$n bad=0" || h_fail "$id: png check: $(echo "$out" | tail -1)"
   fi
   h_log "checked $id: $lines results, $uniq distinct, $dups duplicated, $notdone not done"
