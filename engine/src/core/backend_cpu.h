@@ -20,7 +20,7 @@ typedef enum se_cpu_gemm_threading {
 
 typedef struct se_cpu_params {
     bool naive;     /* true: the reference loops only (tests); false: the tuned path */
-    int threads;    /* 0: all cores */
+    int threads;    /* 0: all CPUs this process may run on (at most 64) */
     /* SE_CPU_GEMM_POOL by default; the environment variable STRIKE_CPU_GEMM=blas or =pool
      * overrides it (for benchmarking both on a given machine). Ignored without OpenBLAS. */
     se_cpu_gemm_threading gemm_threading;

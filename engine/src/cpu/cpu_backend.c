@@ -218,7 +218,10 @@ se_status se_backend_cpu_new(const se_cpu_params *p, se_backend **out) {
     if (env && strcmp(env, "blas") == 0) gt = SE_CPU_GEMM_BLAS;
     if (env && strcmp(env, "pool") == 0) gt = SE_CPU_GEMM_POOL;
     c->blas_threads = !p->naive && gt == SE_CPU_GEMM_BLAS && strcmp(cpu_gemm_impl(), "openblas") == 0;
-    c->threads = p->naive ? 1 : (p->threads ? p->threads : cpu_count());
+    /* automatic: every CPU we may run on, at most 64 (past that a UNet's ops stop scaling, and
+     * it is the thread limit distributions build OpenBLAS with) */
+    int autothreads = cpu_count() < 64 ? cpu_count() : 64;
+    c->threads = p->naive ? 1 : (p->threads ? p->threads : autothreads);
     c->scratch = calloc((size_t)c->threads, sizeof *c->scratch);
     c->scratch_cap = calloc((size_t)c->threads, sizeof *c->scratch_cap);
     if (!c->scratch || !c->scratch_cap) {
