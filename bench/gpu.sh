@@ -83,8 +83,8 @@ echo "build_s=$(( $(date +%s) - t0 )) cuda_archs=$archs"
 fail=0
 t0=$(date +%s)
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | sed 's/^/nvidia-smi: /' >&2
-( cd "$build" && ctest --output-on-failure --timeout 300 -R '^engine_backend_ops$' &&
-  ctest --output-on-failure --timeout 300 -L cuda ) > "$work/ctest.log" 2>&1 || fail=1
+( cd "$build" && ctest --output-on-failure --timeout 300 -R '^engine_backend_ops$' ) > "$work/ctest.log" 2>&1 || fail=1
+( cd "$build" && ctest --output-on-failure --timeout 300 -L cuda ) >> "$work/ctest.log" 2>&1 || fail=1
 grep -E "cases:|SKIPPED|passed|FAIL|Test +#|tests passed|device " "$work/ctest.log" | head -80 >&2
 echo "tests_s=$(( $(date +%s) - t0 )) tests_ok=$([ $fail = 0 ] && echo 1 || echo 0)"
 [ "$stage" = test ] && exit $fail

@@ -7,7 +7,8 @@
  * host references computed here in double: memory round trip, linear (F32 and BF16), conv2d
  * (3x3 stride 1 and 2, 1x1), group norm + SiLU, attention on both paths (gemm and flash,
  * multi-head, causal, a wide single head split along d), gather's bad-id error and
- * supports_op's refusals. engine_backend_ops compares every op with the CPU reference.
+ * supports_op's refusals, and a CUDA graph capture + replay. engine_backend_ops compares every
+ * op with the CPU reference.
  */
 #include <math.h>
 #include <stdio.h>
@@ -249,6 +250,46 @@ static void check_errors(se_backend *be) {
     se_backend_free(be, tt.data), se_backend_free(be, ty.data), se_backend_free(be, p);
 }
 
+#ifdef STRIKE_HAVE_CUDA
+/* Captures y = x w^T; y = 2*y into a graph, replays it twice and checks the result; host round
+ * trips during the capture are refused with a message. */
+static void check_graph(se_backend *be) {
+    int64_t ex[2] = {4, 8}, ew[2] = {3, 8}, ey[2] = {4, 3};
+    float x[32], w[24], y[12];
+    for (int i = 0; i < 32; i++) x[i] = urand();
+    for (int i = 0; i < 24; i++) w[i] = urand();
+    se_tensor tx = dev_tensor(be, SE_F32, 2, ex, x, "x"), tw = dev_tensor(be, SE_F32, 2, ew, w, "w");
+    se_tensor ty = dev_tensor(be, SE_F32, 2, ey, NULL, "y");
+    se_op lin = {.kind = SE_OP_LINEAR, .src = {&tx, &tw}, .dst = &ty};
+    se_op dbl = {.kind = SE_OP_SCALE_ADD, .src = {&ty}, .dst = &ty, .f = {2.0f, 0.0f}};
+    run_op(be, &lin);                 /* once uncaptured (cuBLAS picks its kernels) */
+    se_status st = se_cuda_capture_begin(be);
+    CHECK_MSG(st == SE_OK, "capture_begin: %s", se_last_error());
+    CHECK(se_backend_compute(be, &lin) == SE_OK);
+    CHECK(se_backend_compute(be, &dbl) == SE_OK);
+    st = se_backend_set(be, tx.data, x, sizeof x);
+    CHECK_MSG(st == SE_ERR_UNSUPPORTED && strstr(se_last_error(), "captured"), "set in capture: %s",
+              se_last_error());
+    se_cuda_graph *g = NULL;
+    st = se_cuda_capture_end(be, &g);
+    CHECK_MSG(st == SE_OK && g, "capture_end: %s", se_last_error());
+    for (int r = 0; r < 2 && g; r++) CHECK(se_cuda_graph_launch(be, g) == SE_OK);
+    CHECK(se_backend_sync(be) == SE_OK);
+    CHECK(se_backend_get(be, y, ty.data, sizeof y) == SE_OK);
+    double e = 0;
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 3; j++) {
+            double r = 0;
+            for (int k = 0; k < 8; k++) r += (double)x[i * 8 + k] * w[j * 8 + k];
+            e = fmax(e, fabs(y[i * 3 + j] - 2 * r));
+        }
+    CHECK_MSG(e < 1e-5, "graph replay: max err %g", e);
+    se_cuda_graph_destroy(&g);
+    CHECK(g == NULL);
+    se_backend_free(be, tx.data), se_backend_free(be, tw.data), se_backend_free(be, ty.data);
+}
+#endif
+
 /* Checks on a machine with a device, for one compute dtype. */
 static void device_checks(se_dtype dt) {
     se_cuda_params cp;
@@ -283,12 +324,13 @@ static void device_checks(se_dtype dt) {
     }
     if (dt == SE_F32) check_errors(be);
 #ifdef STRIKE_HAVE_CUDA
+    if (dt == SE_F32) check_graph(be);
     se_cuda_info info;
     CHECK(se_cuda_backend_info(be, &info) == SE_OK && info.name[0] && info.total_mem > 0 &&
-          info.pool_reserved_peak > 0);
-    printf("device %d: %s, sm_%d%d, %.1f GiB, pool peak %.1f MiB\n", info.device, info.name,
-           info.sm_major, info.sm_minor, info.total_mem / 1073741824.0,
-           info.pool_reserved_peak / 1048576.0);
+          info.pool_used_peak > 0 && info.pool_reserved_peak >= info.pool_used_peak);
+    printf("device %d: %s, sm_%d%d, %.1f GiB, pool peak used %.1f MiB, reserved %.1f MiB\n",
+           info.device, info.name, info.sm_major, info.sm_minor, info.total_mem / 1073741824.0,
+           info.pool_used_peak / 1048576.0, info.pool_reserved_peak / 1048576.0);
 #endif
     se_backend_destroy(&be);
     CHECK(be == NULL);

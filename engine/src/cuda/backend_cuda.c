@@ -73,6 +73,11 @@ static void cuda_destroy(se_backend *be) {
     se_cuda *c = impl(be);
     if (c) {
         (void)cudaSetDevice(c->device);
+        if (c->capturing) {
+            cudaGraph_t g = NULL;
+            if (cudaStreamEndCapture(c->stream, &g) == cudaSuccess && g) (void)cudaGraphDestroy(g);
+            (void)cudaGetLastError();
+        }
         if (c->stream) (void)cudaStreamSynchronize(c->stream);
         if (c->blas) (void)cublasDestroy(c->blas);
         if (c->blas_ws) (void)cudaFree(c->blas_ws);
@@ -111,8 +116,16 @@ static void cuda_free(se_backend *be, void *ptr) {
     (void)cudaFreeAsync(ptr, c->stream);
 }
 
+/* Host round trips cannot be part of a CUDA graph. */
+static se_status no_capture(const se_cuda *c, const char *what) {
+    if (!c->capturing) return SE_OK;
+    return se_fail(SE_ERR_UNSUPPORTED, "cuda %s: not allowed while a CUDA graph is being captured "
+                   "(end the capture first)", what);
+}
+
 static se_status cuda_set(se_backend *be, void *dst, const void *host_src, size_t bytes) {
     se_cuda *c = impl(be);
+    SE_TRY(no_capture(c, "set"));
     SE_CU("set", cudaSetDevice(c->device));
     SE_CU("set", cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, c->stream));
     /* The caller may free host_src on return; waiting also surfaces earlier async errors. */
@@ -122,6 +135,7 @@ static se_status cuda_set(se_backend *be, void *dst, const void *host_src, size_
 
 static se_status cuda_get(se_backend *be, void *host_dst, const void *src, size_t bytes) {
     se_cuda *c = impl(be);
+    SE_TRY(no_capture(c, "get"));
     SE_CU("get", cudaSetDevice(c->device));
     SE_CU("get", cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, c->stream));
     SE_CU("get", cudaStreamSynchronize(c->stream));
@@ -130,6 +144,7 @@ static se_status cuda_get(se_backend *be, void *host_dst, const void *src, size_
 
 static se_status cuda_sync(se_backend *be) {
     se_cuda *c = impl(be);
+    SE_TRY(no_capture(c, "sync"));
     SE_CU("sync", cudaSetDevice(c->device));
     /* An error here came from an earlier asynchronous op (the message names the CUDA error). */
     SE_CU("sync (an earlier asynchronous op failed)", cudaStreamSynchronize(c->stream));
@@ -235,6 +250,7 @@ static se_status cuda_compute(se_backend *be, const se_op *op) {
                        op->dst ? se_dtype_name(op->dst->dtype) : "-");
     }
     if (se_tensor_numel(op->dst) == 0) return SE_OK;
+    if (op->kind == SE_OP_GATHER) SE_TRY(no_capture(c, "gather"));
     SE_CU(name, cudaSetDevice(c->device));
     switch (op->kind) {
     case SE_OP_CONV2D: return se_cuda_conv2d(c, op);
@@ -394,4 +410,74 @@ se_status se_cuda_reset_peak(se_backend *be) {
 void *se_cuda_backend_stream(se_backend *be) {
     if (!be || strcmp(be->vt->name, "cuda") != 0) return NULL;
     return impl(be)->stream;
+}
+
+/* ---- CUDA graphs ---- */
+
+struct se_cuda_graph {
+    cudaGraph_t graph;
+    cudaGraphExec_t exec;
+};
+
+static se_status need_cuda(se_backend *be, const char *what) {
+    if (!be || strcmp(be->vt->name, "cuda") != 0)
+        return se_fail(SE_ERR_INVALID_ARG, "%s: not a cuda backend", what);
+    return SE_OK;
+}
+
+se_status se_cuda_capture_begin(se_backend *be) {
+    SE_TRY(need_cuda(be, "se_cuda_capture_begin"));
+    se_cuda *c = impl(be);
+    if (c->capturing)
+        return se_fail(SE_ERR_INVALID_ARG, "se_cuda_capture_begin: a capture is already running");
+    SE_CU("capture", cudaSetDevice(c->device));
+    /* Queued work must finish first: a capture records, it does not wait. */
+    SE_CU("capture", cudaStreamSynchronize(c->stream));
+    SE_CU("capture", cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeThreadLocal));
+    c->capturing = 1;
+    return SE_OK;
+}
+
+se_status se_cuda_capture_end(se_backend *be, se_cuda_graph **out) {
+    if (!out) return se_fail(SE_ERR_INVALID_ARG, "se_cuda_capture_end: NULL out");
+    *out = NULL;
+    SE_TRY(need_cuda(be, "se_cuda_capture_end"));
+    se_cuda *c = impl(be);
+    if (!c->capturing) return se_fail(SE_ERR_INVALID_ARG, "se_cuda_capture_end: no capture running");
+    c->capturing = 0;
+    SE_CU("capture", cudaSetDevice(c->device));
+    se_cuda_graph *g = calloc(1, sizeof *g);
+    if (!g) {
+        cudaGraph_t tmp = NULL;
+        if (cudaStreamEndCapture(c->stream, &tmp) == cudaSuccess && tmp) (void)cudaGraphDestroy(tmp);
+        return se_fail(SE_ERR_NOMEM, "se_cuda_capture_end: no host memory");
+    }
+    cudaError_t e = cudaStreamEndCapture(c->stream, &g->graph);
+    if (e == cudaSuccess) e = cudaGraphInstantiate(&g->exec, g->graph, 0);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        se_cuda_graph_destroy(&g);
+        return se_cuda_fail("capture", "cudaStreamEndCapture + cudaGraphInstantiate", __FILE__,
+                            __LINE__, e);
+    }
+    *out = g;
+    return SE_OK;
+}
+
+se_status se_cuda_graph_launch(se_backend *be, se_cuda_graph *g) {
+    SE_TRY(need_cuda(be, "se_cuda_graph_launch"));
+    if (!g) return se_fail(SE_ERR_INVALID_ARG, "se_cuda_graph_launch: NULL graph");
+    se_cuda *c = impl(be);
+    SE_TRY(no_capture(c, "graph launch"));
+    SE_CU("graph", cudaSetDevice(c->device));
+    SE_CU("graph", cudaGraphLaunch(g->exec, c->stream));
+    return SE_OK;
+}
+
+void se_cuda_graph_destroy(se_cuda_graph **g) {
+    if (!g || !*g) return;
+    if ((*g)->exec) (void)cudaGraphExecDestroy((*g)->exec);
+    if ((*g)->graph) (void)cudaGraphDestroy((*g)->graph);
+    free(*g);
+    *g = NULL;
 }

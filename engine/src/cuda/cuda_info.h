@@ -26,4 +26,19 @@ se_status se_cuda_reset_peak(se_backend *be);
 /* The backend's cudaStream_t (as void *), NULL when be is not a cuda backend. */
 void *se_cuda_backend_stream(se_backend *be);
 
+/* ---- CUDA graphs: capture everything the backend queues (ops, scratch allocations, cuBLAS)
+ * between begin and end, then replay it with one launch. Run the work once uncaptured first, so
+ * arenas and weights exist before the capture (memory allocated inside a capture belongs to the
+ * graph). While capturing, set/get/sync and GATHER (which reads back a flag) fail with
+ * SE_ERR_UNSUPPORTED, and the capture must be ended (se_cuda_capture_end) to recover. ---- */
+typedef struct se_cuda_graph se_cuda_graph;
+
+se_status se_cuda_capture_begin(se_backend *be);
+/* Ends the capture and instantiates the graph into *out (NULL on failure). */
+se_status se_cuda_capture_end(se_backend *be, se_cuda_graph **out);
+/* Queues one replay on the backend's stream (asynchronous, like compute). */
+se_status se_cuda_graph_launch(se_backend *be, se_cuda_graph *g);
+/* Accepts NULL; sets *g to NULL. */
+void se_cuda_graph_destroy(se_cuda_graph **g);
+
 #endif

@@ -44,6 +44,7 @@ typedef struct se_cuda {
     size_t total_mem;           /* bytes */
     int sm_major, sm_minor;
     se_cuda_attn attn;          /* from STRIKE_CUDA_ATTENTION (gemm | flash) at creation */
+    int capturing;              /* between se_cuda_capture_begin and _end */
 } se_cuda;
 
 /* ---- error checking (statement, file, line, library message, op name) ---- */
