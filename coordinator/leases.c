@@ -115,13 +115,13 @@ void jobs_mark_dead(coord *c, csub *s, uint64_t first, uint32_t count, const uin
   free(ms);
 }
 
-/* Settle one job of a lease; returns 0 if it was already settled. */
-static int settle(coord *c, lease *l, uint32_t o) {
+/* Settle one job of a lease (owner = the lease's worker, may be NULL); returns 0 if it was
+ * already settled. */
+static int settle(lease *l, cworker *owner, uint32_t o) {
   if (bit_get(l->settled, o)) return 0;
   bit_set(l->settled, o);
   l->settled_n++;
-  cworker *w = worker_by_id(c, l->worker_id);
-  if (w && w->in_flight) w->in_flight--;
+  if (owner && owner->in_flight) owner->in_flight--;
   return 1;
 }
 
@@ -147,6 +147,7 @@ void lease_on_results(coord *c, cworker *w, const Strike__Results *r) {
     return;
   }
   csub *s = l->sub;
+  cworker *owner = worker_by_id(c, l->worker_id);
   uint32_t n = 0;
   uint32_t *off = malloc(sizeof *off * (r->n_offset + 1));
   uint8_t *stv = calloc(r->n_offset + 1, 1);
@@ -159,7 +160,7 @@ void lease_on_results(coord *c, cworker *w, const Strike__Results *r) {
   }
   for (size_t i = 0; i < r->n_offset; i++) {
     uint32_t o = r->offset[i];
-    if (!settle(c, l, o)) continue;
+    if (!settle(l, owner, o)) continue;
     uint64_t j = l->first + o;
     if (bit_get(s->fin, j)) {
       c->stats.results_duplicate++;
@@ -181,7 +182,7 @@ void lease_on_results(coord *c, cworker *w, const Strike__Results *r) {
   free(off), free(stv), free(att), free(ms);
   for (size_t i = 0; i < r->n_errors; i++) {
     const Strike__JobError *e = r->errors[i];
-    if (!settle(c, l, e->offset)) continue;
+    if (!settle(l, owner, e->offset)) continue;
     uint64_t j = l->first + e->offset;
     if (bit_get(s->fin, j)) {
       c->stats.results_duplicate++;

@@ -68,8 +68,7 @@ sf_status rs_connect(coord *c) {
   c->rw = connect_one(c, err, sizeof err);
   if (c->rw) c->rd = connect_one(c, err, sizeof err);
   if (!c->rw || !c->rd) {
-    sf_log_rl(&c->rl, SF_LOG_ERROR, "%s (retrying in %llu ms)", err,
-              (unsigned long long)c->redis_backoff_ms);
+    sf_log_rl(&c->rl, SF_LOG_ERROR, "%s (retrying with backoff up to 5 s)", err);
     rs_disconnect(c);
     return SF_ERR_REDIS;
   }

@@ -27,3 +27,9 @@ if(TARGET strike_common)
   add_test(NAME farm_common_rules COMMAND farm_common_rules)
   set_tests_properties(farm_common_rules PROPERTIES LABELS "farm;common")
 endif()
+
+# Every coordinator setting has a row in docs/configuration.md.
+if(TARGET strike_coord_core)
+  strike_coord_test(NAME farm_coord_docs SOURCES ${STRIKE_FARM_TEST_DIR}/test_coord_docs.c)
+  target_compile_definitions(farm_coord_docs PRIVATE STRIKE_DOCS_DIR="${CMAKE_SOURCE_DIR}/docs")
+endif()
