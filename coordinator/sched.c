@@ -155,6 +155,41 @@ static csub *pick(coord *c, cworker *w, plevel **lvl) {
   return bs;
 }
 
+/* The chunk holding job `first` cannot be read back from Redis (missing or corrupt): its queued
+ * jobs up to the chunk's end become dead with SF_ERR_INTERNAL, so dispatch of everything else goes
+ * on. */
+static void unreadable_chunk(coord *c, csub *s, uint64_t first, uint32_t avail, uint32_t attempt,
+                             int from_retry) {
+  uint64_t end = s->total;
+  for (uint64_t k = 0; k < s->chunks; k++)
+    if (s->chunk_first[k] > first) {
+      end = s->chunk_first[k];
+      break;
+    }
+  uint32_t n = end - first < avail ? (uint32_t)(end - first) : avail;
+  SF_ERROR("%s: jobs %llu..%llu are dead: their stored chunk cannot be read", s->name,
+           (unsigned long long)first, (unsigned long long)(first + n - 1));
+  jobs_mark_dead(c, s, first, n, NULL, attempt, SF_ERR_INTERNAL, "stored chunk unreadable");
+  if (from_retry) {
+    qrange *r = &s->retry[s->retry_head];
+    r->first += n;
+    r->count -= n;
+    s->retry_jobs -= n;
+    char k[128];
+    if (r->count == 0) {
+      rs_cmd(c, "LPOP %s", sub_key(c, s, k, sizeof k, "q"));
+      s->retry_head++;
+    } else {
+      q_put_redis(c, s, "LSET", r);
+    }
+  } else {
+    s->cursor += n;
+    sub_save_meta(c, s);
+  }
+  sched_update(c, s);
+  sub_check_finished(c, s);
+}
+
 /* Build, lease and send one shard of s to w. Returns jobs sent (0 if nothing could be sent). */
 static uint32_t give(coord *c, cworker *w, csub *s, uint32_t max) {
   uint64_t first;
@@ -190,7 +225,10 @@ static uint32_t give(coord *c, cworker *w, csub *s, uint32_t max) {
     break;
   }
   chunk_view *v = sub_chunk_for(c, s, first);
-  if (!v) return 0;
+  if (!v) {
+    if (c->redis_up) unreadable_chunk(c, s, first, avail, attempt, from_retry);
+    return 0;
+  }
   uint32_t o = (uint32_t)(first - v->first);
   uint32_t n = avail < max ? avail : max;
   if (n > v->count - o) n = v->count - o;
@@ -268,8 +306,8 @@ static uint32_t give(coord *c, cworker *w, csub *s, uint32_t max) {
 
 void sched_dispatch(coord *c) {
   if (!c->redis_up) return;
-  int progress = 1;
-  while (progress) {
+  int progress = 1, idle_rounds = 0;
+  while (progress && idle_rounds < 10000) { /* the bound only guards against a bug */
     progress = 0;
     for (size_t i = 0; i < c->nworkers; i++) {
       cworker *w = c->workers[i];
@@ -283,10 +321,10 @@ void sched_dispatch(coord *c) {
       if (n) {
         l->pass += n * l->stride;
         progress = 1;
-      } else if (s->level >= 0 && dispatchable(s)) {
-        return; /* chunk unreadable: try again next iteration */
+        idle_rounds = 0;
       } else {
-        progress = 1; /* s left the levels; look again */
+        idle_rounds++;
+        progress = 1; /* s left the levels, or unreadable jobs were retired: look again */
       }
     }
   }

@@ -457,6 +457,39 @@ static void test_redis_memory(void) {
   redisFree(x);
 }
 
+static void no_cache(coord_config *cfg) {
+  short_times(cfg);
+  cfg->chunk_cache_mb = 0;
+}
+
+/* A stored chunk that vanished from Redis: its jobs become dead, the rest of the farm goes on
+ * (also exercises reading chunks back from Redis when the cache is empty). */
+static void test_unreadable_chunk(void) {
+  coord *c = h_coord(&g_redis, "t7", no_cache);
+  const char *id0 = h_create(c, "token-unreadable", 0, NULL);
+  char sub[32];
+  snprintf(sub, sizeof sub, "%s", id0 ? id0 : "s0");
+  CHECK(h_chunk(c, sub, 0, 0, 300, 40, NULL) == SF_OK);
+  CHECK(h_chunk(c, sub, 1, 300, 300, 40, NULL) == SF_OK);
+  CHECK(h_seal(c, sub, 600, 2) == SF_OK);
+  CHECK(c->cache_bytes == 0);
+  redisContext *x = h_redis_conn(&g_redis);
+  char key[128];
+  snprintf(key, sizeof key, "t7:{s:%s}:c:0", sub + 1); /* sN -> {s:N} */
+  redisReply *r = x ? redisCommand(x, "DEL %s", key) : NULL;
+  CHECK(r && r->type == REDIS_REPLY_INTEGER && r->integer == 1);
+  if (r) freeReplyObject(r);
+  if (x) redisFree(x);
+  h_register(c, "peerH", "worker-h", NULL);
+  run_worker_to_end(c, "peerH", NULL, 50);
+  h_status st = h_get_status(c, sub);
+  CHECK_MSG(st.dead == 300 && st.done == 300 && strcmp(st.state, "finished") == 0,
+            "dead %llu done %llu state %s", (unsigned long long)st.dead,
+            (unsigned long long)st.done, st.state);
+  h_cap_clear();
+  coord_destroy(&c);
+}
+
 int main(void) {
   sf_log_set_level(SF_LOG_WARN);
   if (access(STRIKE_REDIS_SERVER, X_OK) != 0) {
@@ -473,6 +506,7 @@ int main(void) {
   test_priorities();
   test_restart_recovery();
   test_redis_memory();
+  test_unreadable_chunk();
   h_cap_clear();
   h_redis_stop(&g_redis, SIGTERM);
   h_cleanup_dir(&g_redis);
