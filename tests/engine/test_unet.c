@@ -5,6 +5,8 @@
  * Usage: test_unet <case> <naive|fast>   (ctest: engine_unet_<case>[_naive])
  *        test_unet errors                (ctest: engine_unet_errors)
  *        test_unet random                (ctest: engine_unet_random: random-weight constructor)
+ *        test_unet <case> single <sgm|diffusers>  (ctest: engine_unet_single_file_*): the same
+ *              case loaded from one file, SGM-named (sgm_single_file.safetensors) or diffusers-named
  *
  * Loads tests/fixtures/unet/<case>/unet (config.json + safetensors), runs the forward on the
  * inputs recorded in io.safetensors and compares the output and every recorded intermediate
@@ -92,8 +94,9 @@ static void on_probe(void *user, const char *name, const se_tensor *t) {
     free(ref);
 }
 
-static void run_case(const char *name) {
-    char dir[1024], iop[1024];
+/* single: NULL (diffusers folder), "sgm" or "diffusers" (one file, config from the folder). */
+static void run_case(const char *name, const char *single) {
+    char dir[1024], iop[1024], path[1100];
     snprintf(dir, sizeof dir, "%s/unet/%s/unet", STRIKE_FIXTURES_DIR, name);
     snprintf(iop, sizeof iop, "%s/unet/%s/io.safetensors", STRIKE_FIXTURES_DIR, name);
     se_st_file *io = NULL;
@@ -101,7 +104,19 @@ static void run_case(const char *name) {
     CHECK_MSG(st == SE_OK, "%s", se_last_error());
     if (st != SE_OK) return;
     se_unet *u = NULL;
-    st = se_unet_new_from_dir(dir, g_be, &u);
+    if (!single) {
+        st = se_unet_new_from_dir(dir, g_be, &u);
+    } else {
+        se_unet_config cfg;
+        snprintf(path, sizeof path, "%s/config.json", dir);
+        st = se_unet_config_load(path, &cfg);
+        if (strcmp(single, "sgm") == 0)
+            snprintf(path, sizeof path, "%s/unet/%s/sgm_single_file.safetensors", STRIKE_FIXTURES_DIR, name);
+        else
+            snprintf(path, sizeof path, "%s/diffusion_pytorch_model.safetensors", dir);
+        if (st == SE_OK) st = se_unet_new_from_single_file(path, &cfg, g_be, &u);
+        printf("single file (%s naming): %s\n", single, path);
+    }
     CHECK_MSG(st == SE_OK, "%s", se_last_error());
     if (st != SE_OK) {
         se_st_close(&io);
@@ -176,6 +191,36 @@ static void run_errors(void) {
               strstr(se_last_error(), "io.safetensors"), "%s", se_last_error());
     st = se_unet_new_from_dir("/nonexistent/unet", g_be, &u);
     CHECK(st == SE_ERR_IO && u == NULL);
+    /* A file without a UNet, and an SGM file under the wrong config. */
+    st = se_unet_new_from_single_file(io_a, NULL, g_be, &u);
+    printf("  expected error: %s\n", se_last_error());
+    CHECK(st == SE_ERR_MISSING_TENSOR && u == NULL && strstr(se_last_error(), "holds no UNet"));
+    char sgm_b[1024];
+    snprintf(sgm_b, sizeof sgm_b, "%s/unet/b2_nonsquare/sgm_single_file.safetensors", STRIKE_FIXTURES_DIR);
+    se_unet_config ca;
+    CHECK(se_unet_config_load(cfg_a, &ca) == SE_OK);
+    st = se_unet_new_from_single_file(sgm_b, &ca, g_be, &u);
+    printf("  expected error: %s\n", se_last_error());
+    CHECK(st != SE_OK && u == NULL && strstr(se_last_error(), "(as model.diffusion_model."));
+    /* Names: SDXL's documented examples (sdxl-lightning.md 3.2). */
+    se_unet_config sx;
+    se_unet_config_sdxl(&sx);
+    char nm[256];
+    CHECK(se_unet_sgm_name(&sx, "down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q.weight", nm, sizeof nm) &&
+          strcmp(nm, "model.diffusion_model.input_blocks.4.1.transformer_blocks.0.attn1.to_q.weight") == 0);
+    CHECK(se_unet_sgm_name(&sx, "up_blocks.0.upsamplers.0.conv.weight", nm, sizeof nm) &&
+          strcmp(nm, "model.diffusion_model.output_blocks.2.2.conv.weight") == 0);
+    CHECK(se_unet_sgm_name(&sx, "up_blocks.1.upsamplers.0.conv.bias", nm, sizeof nm) &&
+          strcmp(nm, "model.diffusion_model.output_blocks.5.2.conv.bias") == 0);
+    CHECK(se_unet_sgm_name(&sx, "down_blocks.1.downsamplers.0.conv.weight", nm, sizeof nm) &&
+          strcmp(nm, "model.diffusion_model.input_blocks.6.0.op.weight") == 0);
+    CHECK(se_unet_sgm_name(&sx, "up_blocks.2.resnets.0.conv_shortcut.weight", nm, sizeof nm) &&
+          strcmp(nm, "model.diffusion_model.output_blocks.6.0.skip_connection.weight") == 0);
+    CHECK(se_unet_sgm_name(&sx, "mid_block.resnets.1.time_emb_proj.bias", nm, sizeof nm) &&
+          strcmp(nm, "model.diffusion_model.middle_block.2.emb_layers.1.bias") == 0);
+    CHECK(se_unet_sgm_name(&sx, "add_embedding.linear_2.weight", nm, sizeof nm) &&
+          strcmp(nm, "model.diffusion_model.label_emb.0.2.weight") == 0);
+    CHECK(!se_unet_sgm_name(&sx, "text_model.final_layer_norm.weight", nm, sizeof nm));
 
     /* Configs: unsupported features and bad values name the key. */
     snprintf(tmp, sizeof tmp, "/tmp/strike-unet-cfg-%d.json", (int)getpid());
@@ -329,7 +374,7 @@ int main(int argc, char **argv) {
     }
     se_cpu_params cp;
     se_cpu_params_init(&cp);
-    cp.naive = argc < 3 || strcmp(argv[2], "naive") == 0;
+    cp.naive = argc < 3 || strcmp(argv[2], "fast") != 0;
     if (se_backend_cpu_new(&cp, &g_be) != SE_OK) {
         fprintf(stderr, "cpu backend: %s\n", se_last_error());
         return 1;
@@ -337,10 +382,12 @@ int main(int argc, char **argv) {
     printf("backend %s\n", se_backend_name(g_be));
     if (strcmp(argv[1], "errors") == 0) run_errors();
     else if (strcmp(argv[1], "random") == 0) run_random();
-    else run_case(argv[1]);
+    else if (argc >= 4 && strcmp(argv[2], "single") == 0) run_case(argv[1], argv[3]);
+    else run_case(argv[1], NULL);
     se_backend_destroy(&g_be);
     char name[128];
-    snprintf(name, sizeof name, "engine_unet_%s%s", argv[1],
-             argc >= 3 && strcmp(argv[2], "naive") == 0 ? "_naive" : "");
+    snprintf(name, sizeof name, "engine_unet_%s%s%s", argv[1],
+             argc >= 3 && strcmp(argv[2], "naive") == 0 ? "_naive" : "",
+             argc >= 4 && strcmp(argv[2], "single") == 0 ? (strcmp(argv[3], "sgm") == 0 ? "_sgm" : "_single") : "");
     return test_report(name);
 }

@@ -25,3 +25,8 @@ target_link_libraries(bench_engine_unet PRIVATE strike_engine)
 target_include_directories(bench_engine_unet PRIVATE ${STRIKE_ENGINE_SRC_DIR})
 add_test(NAME engine_unet_random COMMAND engine_unet_tiny random)
 set_tests_properties(engine_unet_random PROPERTIES SKIP_RETURN_CODE 77 LABELS "engine")
+# The same weights from one file: SGM / ComfyUI names (all-in-one style) and diffusers names.
+add_test(NAME engine_unet_b2_nonsquare_sgm COMMAND engine_unet_tiny b2_nonsquare single sgm)
+add_test(NAME engine_unet_tiny_single COMMAND engine_unet_tiny tiny single diffusers)
+set_tests_properties(engine_unet_b2_nonsquare_sgm engine_unet_tiny_single PROPERTIES
+                     SKIP_RETURN_CODE 77 LABELS "engine")

@@ -14,6 +14,11 @@ the weights to the storage dtype, and writes
     tests/fixtures/unet/<case>/unet/diffusion_pytorch_model.safetensors  (F16 or BF16 weights)
     tests/fixtures/unet/<case>/io.safetensors                            (F32 inputs/outputs)
 
+For the case in SGM_CASES it also writes sgm_single_file.safetensors: the same weights under the
+original SGM / ComfyUI single-file names (model.diffusion_model.input_blocks...), plus a few
+non-UNet tensors (an I64 text-encoder buffer, a VAE tensor) as an all-in-one checkpoint has; the
+renaming is checked by converting back with diffusers' own convert_ldm_unet_checkpoint.
+
 io.safetensors holds in.sample, in.timestep, in.encoder_hidden_states, in.text_embeds,
 in.time_ids, out (the UNet output), and intermediates inter.<name> recorded with hooks:
 temb (time_embedding), aug (add_embedding), conv_in, down.<i> (hidden state leaving down block
@@ -76,6 +81,77 @@ CASES = {
 }
 
 
+# Cases that also get an SGM-named single-file copy of their weights.
+SGM_CASES = ("b2_nonsquare",)
+
+RESNET_SGM = (("norm1.", "in_layers.0."), ("conv1.", "in_layers.2."),
+              ("time_emb_proj.", "emb_layers.1."), ("norm2.", "out_layers.0."),
+              ("conv2.", "out_layers.3."), ("conv_shortcut.", "skip_connection."))
+
+
+def sgm_name(name, cfg):
+    """diffusers UNet tensor name -> SGM single-file name (sdxl-lightning.md 3.2)."""
+    fixed = {"time_embedding.linear_1.": "time_embed.0.", "time_embedding.linear_2.": "time_embed.2.",
+             "add_embedding.linear_1.": "label_emb.0.0.", "add_embedding.linear_2.": "label_emb.0.2.",
+             "conv_in.": "input_blocks.0.0.", "conv_norm_out.": "out.0.", "conv_out.": "out.2."}
+    for d, s in fixed.items():
+        if name.startswith(d):
+            return "model.diffusion_model." + s + name[len(d):]
+    L = cfg["layers_per_block"]
+    p = name.split(".")
+
+    def resnet(rest):
+        for d, s in RESNET_SGM:
+            if rest.startswith(d):
+                return s + rest[len(d):]
+        raise KeyError(name)
+
+    rest = ".".join(p[4:])
+    if p[0] == "down_blocks":
+        i = int(p[1])
+        if p[2] == "resnets":
+            out = f"input_blocks.{(L + 1) * i + int(p[3]) + 1}.0." + resnet(rest)
+        elif p[2] == "attentions":
+            out = f"input_blocks.{(L + 1) * i + int(p[3]) + 1}.1." + rest
+        else:  # downsamplers.0.conv.*
+            out = f"input_blocks.{(L + 1) * (i + 1)}.0.op." + ".".join(p[5:])
+    elif p[0] == "mid_block":
+        k = {"resnets": 2 * int(p[2]), "attentions": 1}[p[1]]
+        tail = ".".join(p[3:])
+        out = f"middle_block.{k}." + (resnet(tail) if p[1] == "resnets" else tail)
+    elif p[0] == "up_blocks":
+        i = int(p[1])
+        if p[2] == "resnets":
+            out = f"output_blocks.{(L + 1) * i + int(p[3])}.0." + resnet(rest)
+        elif p[2] == "attentions":
+            out = f"output_blocks.{(L + 1) * i + int(p[3])}.1." + rest
+        else:  # upsamplers.0.conv.*
+            slot = 2 if cfg["up_block_types"][i] == "CrossAttnUpBlock2D" else 1
+            out = f"output_blocks.{(L + 1) * i + L}.{slot}.conv." + ".".join(p[5:])
+    else:
+        raise KeyError(name)
+    return "model.diffusion_model." + out
+
+
+def write_sgm(model, path):
+    """Saves model's weights under SGM names (plus non-UNet extras) and proves the renaming
+    with diffusers' converter."""
+    from diffusers.loaders.single_file_utils import convert_ldm_unet_checkpoint
+
+    cfg = dict(model.config)
+    sd = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    sgm = {sgm_name(k, cfg): v for k, v in sd.items()}
+    assert len(sgm) == len(sd)
+    back = convert_ldm_unet_checkpoint(sgm, cfg)
+    assert set(back) == set(sd), set(back) ^ set(sd)
+    for k, v in sd.items():
+        assert torch.equal(back[k], v), k
+    sgm["conditioner.embedders.0.transformer.text_model.embeddings.position_ids"] = \
+        torch.arange(77, dtype=torch.int64)[None]
+    sgm["first_stage_model.decoder.conv_in.bias"] = torch.zeros(4, dtype=next(iter(sd.values())).dtype)
+    common.save_tensors(path, sgm)
+
+
 def randomise(model, gen):
     """Perturbs every parameter: 1-D ones (norm scales, biases) get noise around their init,
     matrices keep their default init scale but get fresh random values."""
@@ -100,6 +176,8 @@ def make_case(name, cfg, store_dtype, batch, h, w, pooled, seed):
     # Round the weights to the storage dtype, save them, and compute with exactly those values.
     model.to(store_dtype)
     model.save_pretrained(unet_dir, safe_serialization=True)
+    if name in SGM_CASES:
+        write_sgm(model, os.path.join(out_dir, "sgm_single_file.safetensors"))
     model.to(torch.float32)
 
     ctx_dim = cfg["cross_attention_dim"]

@@ -315,6 +315,11 @@ se_status se_st_load(const se_st_file *f, const char *what, const char *name, se
                      se_tensor *dst) {
     const se_st_tensor *t = se_st_find(f, name);
     if (!t) return se_fail(SE_ERR_MISSING_TENSOR, "%s: missing tensor %s in %s", what, name, f->path);
+    return se_st_load_record(f, what, name, t, be, dst);
+}
+
+se_status se_st_load_record(const se_st_file *f, const char *what, const char *name,
+                            const se_st_tensor *t, se_backend *be, se_tensor *dst) {
     if (!se_st_shape_is(t, dst->ndim, dst->ne)) {
         char a[160], b[160];
         return se_fail(SE_ERR_SHAPE, "%s: tensor %s: expected %s, got %s (%s)", what, name,

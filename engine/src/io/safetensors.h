@@ -77,4 +77,9 @@ void se_st_done(const se_st_file *f, const se_st_tensor *t);
 se_status se_st_load(const se_st_file *f, const char *what, const char *name, se_backend *be,
                      se_tensor *dst);
 
+/* Like se_st_load for a record already found (no lookup); `name` is the name used in messages
+ * (e.g. the model's own name when the file uses another naming). */
+se_status se_st_load_record(const se_st_file *f, const char *what, const char *name,
+                            const se_st_tensor *t, se_backend *be, se_tensor *dst);
+
 #endif

@@ -140,35 +140,62 @@ static void weights_unalloc(se_weights *w) {
     for (size_t i = 0; i < w->n; i++) w->t[i].data = NULL;
 }
 
-se_status se_weights_load_files(se_weights *w, const se_st_file *const *files, size_t nfiles,
-                                se_backend *be) {
+/* The file name of declared tensor t under map (buf holds it), or t's own name. */
+static const char *mapped_name(const se_tensor *t, se_weights_name_fn map, void *user, char *buf,
+                               size_t cap) {
+    if (map && map(user, t->name, buf, cap)) return buf;
+    return t->name;
+}
+
+/* Finds the record for name in the first file that has it (k receives the file index). */
+static const se_st_tensor *find_in(const se_st_file *const *files, size_t nfiles, const char *name,
+                                   size_t *k) {
+    for (*k = 0; *k < nfiles; (*k)++) {
+        const se_st_tensor *r = se_st_find(files[*k], name);
+        if (r) return r;
+    }
+    return NULL;
+}
+
+se_status se_weights_load_mapped(se_weights *w, const se_st_file *const *files, size_t nfiles,
+                                 se_weights_name_fn map, void *user, se_backend *be) {
     if (nfiles == 0) return se_fail(SE_ERR_INVALID_ARG, "%s: no weight files", w->what);
+    char fname[256], as[300];
+    size_t k;
     /* Check presence and shapes of everything before allocating anything. */
     for (size_t i = 0; i < w->n; i++) {
         const se_tensor *t = &w->t[i];
-        const se_st_tensor *r = NULL;
-        for (size_t k = 0; k < nfiles && !r; k++) r = se_st_find(files[k], t->name);
+        const char *fn = mapped_name(t, map, user, fname, sizeof fname);
+        const se_st_tensor *r = find_in(files, nfiles, fn, &k);
+        as[0] = '\0';
+        if (fn != t->name) snprintf(as, sizeof as, " (as %s)", fn);
         if (!r)
-            return se_fail(SE_ERR_MISSING_TENSOR, "%s: missing tensor %s in %s%s", w->what,
-                           t->name, se_st_path(files[0]), nfiles > 1 ? " (and the other files)" : "");
+            return se_fail(SE_ERR_MISSING_TENSOR, "%s: missing tensor %s%s in %s%s", w->what,
+                           t->name, as, se_st_path(files[0]),
+                           nfiles > 1 ? " (and the other files)" : "");
         if (!se_st_shape_is(r, t->ndim, t->ne)) {
             char a[160], b[160];
-            return se_fail(SE_ERR_SHAPE, "%s: tensor %s: expected %s, got %s", w->what, t->name,
-                           se_tensor_shape_str(t, a, sizeof a), se_st_shape_str(r, b, sizeof b));
+            return se_fail(SE_ERR_SHAPE, "%s: tensor %s%s: expected %s, got %s", w->what, t->name,
+                           as, se_tensor_shape_str(t, a, sizeof a), se_st_shape_str(r, b, sizeof b));
         }
     }
     SE_TRY(weights_alloc(w, be));
     for (size_t i = 0; i < w->n; i++) {
-        size_t k = 0;
-        while (!se_st_find(files[k], w->t[i].name)) k++;
-        se_status st = se_st_load(files[k], w->what, w->t[i].name, be, &w->t[i]);
-        se_st_done(files[k], se_st_find(files[k], w->t[i].name));
+        const char *fn = mapped_name(&w->t[i], map, user, fname, sizeof fname);
+        const se_st_tensor *r = find_in(files, nfiles, fn, &k);
+        se_status st = se_st_load_record(files[k], w->what, w->t[i].name, r, be, &w->t[i]);
+        se_st_done(files[k], r);
         if (st != SE_OK) {
             weights_unalloc(w);
             return st;
         }
     }
     return SE_OK;
+}
+
+se_status se_weights_load_files(se_weights *w, const se_st_file *const *files, size_t nfiles,
+                                se_backend *be) {
+    return se_weights_load_mapped(w, files, nfiles, NULL, NULL, be);
 }
 
 se_status se_weights_load(se_weights *w, const se_st_file *f, se_backend *be) {

@@ -23,6 +23,7 @@
 #ifndef STRIKE_ENGINE_WEIGHTS_H
 #define STRIKE_ENGINE_WEIGHTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,6 +50,13 @@ se_status se_weights_load(se_weights *w, const se_st_file *f, se_backend *be);
 /* Same over several files: each tensor is taken from the first file that has it. */
 se_status se_weights_load_files(se_weights *w, const se_st_file *const *files, size_t nfiles,
                                 se_backend *be);
+/* Maps a declared name to the name used in a file (e.g. diffusers -> SGM naming). Writes the
+ * file's name into out (cap bytes) and returns true, or returns false when it has no mapping. */
+typedef bool (*se_weights_name_fn)(void *user, const char *name, char *out, size_t cap);
+/* se_weights_load_files, looking each tensor up under map(name) (map NULL: the name itself).
+ * Messages name both: "unet: missing tensor conv_in.weight (as input_blocks.0.0.weight) in F". */
+se_status se_weights_load_mapped(se_weights *w, const se_st_file *const *files, size_t nfiles,
+                                 se_weights_name_fn map, void *user, se_backend *be);
 /* Fills every declared tensor with deterministic random values (no file): matrices and conv
  * kernels uniform in +-1/sqrt(fan_in), 1-D "*.weight" (norm scales) 1.0, 1-D biases +-0.02. */
 se_status se_weights_load_random(se_weights *w, se_backend *be, uint64_t seed);

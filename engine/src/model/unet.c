@@ -211,6 +211,45 @@ se_status se_unet_new_from_files(const char *config_path, const char *weights_pa
     return SE_OK;
 }
 
+/* se_weights_name_fn adapter for SGM names. */
+static bool sgm_map(void *user, const char *name, char *out, size_t cap) {
+    return se_unet_sgm_name(user, name, out, cap);
+}
+
+se_status se_unet_new_from_single_file(const char *path, const se_unet_config *cfg,
+                                       se_backend *be, se_unet **out) {
+    *out = NULL;
+    se_unet_config sdxl;
+    if (!cfg) {
+        se_unet_config_sdxl(&sdxl);
+        cfg = &sdxl;
+    }
+    se_st_file *f = NULL;
+    SE_TRY(se_st_open(path, &f));
+    bool sgm = se_st_find(f, SE_UNET_SGM_PREFIX "input_blocks.0.0.weight") != NULL;
+    se_status st = SE_OK;
+    if (!sgm && !se_st_find(f, "conv_in.weight"))
+        st = se_fail(SE_ERR_MISSING_TENSOR, "unet: %s holds no UNet: neither conv_in.weight "
+                     "(diffusers) nor " SE_UNET_SGM_PREFIX "input_blocks.0.0.weight (SGM)", path);
+    for (int i = 1; st == SE_OK && sgm && i < cfg->nblocks; i++)
+        if (cfg->layers[i] != cfg->layers[0])
+            st = se_fail(SE_ERR_UNSUPPORTED, "unet: SGM naming needs the same layers_per_block "
+                         "in every block");
+    se_unet *u = NULL;
+    if (st == SE_OK) st = unet_create(cfg, be, &u);
+    if (st == SE_OK) {
+        const se_st_file *files[1] = {f};
+        st = se_weights_load_mapped(u->w, files, 1, sgm ? sgm_map : NULL, &u->cfg, be);
+    }
+    se_st_close(&f);
+    if (st != SE_OK) {
+        se_unet_destroy(&u);
+        return st;
+    }
+    *out = u;
+    return SE_OK;
+}
+
 se_status se_unet_new_from_dir(const char *dir, se_backend *be, se_unet **out) {
     char cfg[1024], wts[1024];
     struct stat sb;

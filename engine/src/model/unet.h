@@ -20,6 +20,7 @@
 #define STRIKE_ENGINE_UNET_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/backend.h"
@@ -66,7 +67,17 @@ se_status se_unet_new_from_files(const char *config_path, const char *weights_pa
 /* Random weights (deterministic for seed), generated in process. */
 se_status se_unet_new_random(const se_unet_config *cfg, se_backend *be, uint64_t seed,
                              se_unet **out);
+/* One safetensors file holding the UNet in diffusers naming or in SGM / ComfyUI single-file
+ * naming (SE_UNET_SGM_PREFIX "input_blocks..."; other tensors such as the text encoders and VAE
+ * of an all-in-one checkpoint are ignored). cfg NULL: the SDXL base configuration. */
+se_status se_unet_new_from_single_file(const char *path, const se_unet_config *cfg,
+                                       se_backend *be, se_unet **out);
 void se_unet_destroy(se_unet **u);
+/* The SGM name of a diffusers UNet tensor name for config c (the SGM numbering needs the same
+ * layers_per_block in every block): writes it into out and returns true, or false when name is
+ * not a UNet tensor name or does not fit in cap. sdxl-lightning.md 3.2. */
+#define SE_UNET_SGM_PREFIX "model.diffusion_model."
+bool se_unet_sgm_name(const se_unet_config *c, const char *name, char *out, size_t cap);
 /* Counts the tensors and parameters a config declares, without allocating weights. */
 se_status se_unet_count(const se_unet_config *cfg, size_t *tensors, int64_t *params);
 

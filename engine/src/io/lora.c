@@ -1,0 +1,251 @@
+/*
+ * lora.c - LoRA key styles, module matching and the fp32 merge (see lora.h).
+ */
+#include "io/lora.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+
+/* One LoRA module: its key (without the role suffix) and its tensors. */
+typedef struct lora_module {
+    char key[256];
+    const se_st_tensor *down, *up, *alpha;
+} lora_module;
+
+/* Role suffixes of LoRA tensors: 0 down, 1 up, 2 alpha. */
+static const struct {
+    const char *suffix;
+    int role;
+} ROLES[] = {
+    {".lora_down.weight", 0}, {".lora_up.weight", 1}, {".alpha", 2},
+    {".lora_A.weight", 0},    {".lora_B.weight", 1},
+};
+
+/* Kohya-style flattening of a tensor name: ".weight" dropped, '.' -> '_'. */
+static void kohya_of(const char *name, char *out, size_t cap) {
+    size_t n = strlen(name);
+    if (n >= 7 && strcmp(name + n - 7, ".weight") == 0) n -= 7;
+    if (n >= cap) n = cap - 1;
+    for (size_t i = 0; i < n; i++) out[i] = name[i] == '.' ? '_' : name[i];
+    out[n] = '\0';
+}
+
+static bool ends_weight(const char *s) {
+    size_t n = strlen(s);
+    return n > 7 && strcmp(s + n - 7, ".weight") == 0;
+}
+
+/* Finds the entry of view v a module key (after its style prefix) names. kohya: compare with the
+ * flattened diffusers name (with and without "text_model." for text encoders) and, with ucfg,
+ * the flattened SGM name; peft: compare with the dotted name. Returns -1 if none. */
+static long match(const se_sf_view *v, const char *rest, bool kohya, bool text,
+                  const se_unet_config *ucfg) {
+    char a[256], b[256];
+    for (size_t i = 0; i < se_sf_view_count(v); i++) {
+        const char *name = se_sf_view_name(v, i);
+        if (!ends_weight(name)) continue;
+        if (kohya) {
+            kohya_of(name, a, sizeof a);
+            if (strcmp(a, rest) == 0) return (long)i;
+            if (text && strncmp(name, "text_model.", 11) != 0) {
+                snprintf(b, sizeof b, "text_model.%s", name);
+                kohya_of(b, a, sizeof a);
+                if (strcmp(a, rest) == 0) return (long)i;
+            }
+            if (ucfg && se_sgm_unet_from_diffusers(ucfg, name, b, sizeof b)) {
+                kohya_of(b, a, sizeof a);
+                if (strcmp(a, rest) == 0) return (long)i;
+            }
+        } else {
+            size_t n = strlen(rest);
+            if (strncmp(name, rest, n) == 0 && strcmp(name + n, ".weight") == 0) return (long)i;
+            if (text && strncmp(name, "text_model.", 11) != 0 && strncmp(rest, "text_model.", 11) == 0 &&
+                strncmp(name, rest + 11, n - 11) == 0 && strcmp(name + n - 11, ".weight") == 0)
+                return (long)i;
+        }
+    }
+    return -1;
+}
+
+/* Reads a scalar (or 1-element) alpha as a float. */
+static se_status read_alpha(const se_st_file *f, const se_st_tensor *t, float *out) {
+    if (t->numel != 1)
+        return se_fail(SE_ERR_SHAPE, "%s: %s: alpha must be a scalar, has %lld values", se_st_path(f),
+                       t->name, (long long)t->numel);
+    return se_st_read_host(f, t, SE_F32, out, sizeof *out);
+}
+
+/* Merges one module into entry idx of view v. */
+static se_status merge_one(const se_st_file *f, const lora_module *m, se_sf_view *v, long idx,
+                           float strength, int *rank_out) {
+    const char *path = se_st_path(f);
+    if (!m->down || !m->up)
+        return se_fail(SE_ERR_FORMAT, "%s: LoRA module %s has no %s tensor", path, m->key,
+                       m->down ? "up (lora_up / lora_B)" : "down (lora_down / lora_A)");
+    const se_st_tensor *d = m->down, *u = m->up;
+    char s1[96], s2[96];
+    bool dok = d->ndim == 2 || d->ndim == 4;
+    bool uok = u->ndim == 2 || (u->ndim == 4 && u->shape[2] == 1 && u->shape[3] == 1);
+    if (!dok || !uok)
+        return se_fail(SE_ERR_SHAPE, "%s: LoRA module %s: down %s / up %s are not [r,in(,kh,kw)] / "
+                       "[out,r(,1,1)]", path, m->key, se_st_shape_str(d, s1, sizeof s1),
+                       se_st_shape_str(u, s2, sizeof s2));
+    int64_t r = d->shape[0], out = u->shape[0], in = d->numel / (r ? r : 1);
+    if (r <= 0 || u->shape[1] != r)
+        return se_fail(SE_ERR_SHAPE, "%s: LoRA module %s: rank mismatch: down %s has rank %lld, "
+                       "up %s has %lld", path, m->key, se_st_shape_str(d, s1, sizeof s1),
+                       (long long)r, se_st_shape_str(u, s2, sizeof s2), (long long)u->shape[1]);
+    int64_t ne[SE_ST_MAX_DIMS];
+    int nd = se_sf_view_shape(v, (size_t)idx, ne);
+    int64_t wn = se_sf_view_numel(v, (size_t)idx);
+    bool ok = nd >= 2 && ne[0] == out && wn == out * in;
+    if (ok && nd == 4 && d->ndim == 4)
+        ok = ne[1] == d->shape[1] && ne[2] == d->shape[2] && ne[3] == d->shape[3];
+    if (!ok)
+        return se_fail(SE_ERR_SHAPE, "%s: LoRA module %s: up %s @ down %s does not fit %s "
+                       "(%lld values, %d dims)", path, m->key, se_st_shape_str(u, s2, sizeof s2),
+                       se_st_shape_str(d, s1, sizeof s1), se_sf_view_name(v, (size_t)idx),
+                       (long long)wn, nd);
+    float scale = strength;
+    if (m->alpha) {
+        float a;
+        SE_TRY(read_alpha(f, m->alpha, &a));
+        scale = strength * a / (float)r;
+    }
+    float *w = malloc((size_t)wn * sizeof *w);
+    float *df = malloc((size_t)d->numel * sizeof *df);
+    float *uf = malloc((size_t)u->numel * sizeof *uf);
+    se_status st = SE_OK;
+    if (!w || !df || !uf) st = se_fail(SE_ERR_NOMEM, "no memory to merge LoRA module %s", m->key);
+    if (st == SE_OK) st = se_sf_view_read_f32(v, (size_t)idx, w, (size_t)wn);
+    if (st == SE_OK) st = se_st_read_host(f, d, SE_F32, df, (size_t)d->numel * sizeof *df);
+    if (st == SE_OK) st = se_st_read_host(f, u, SE_F32, uf, (size_t)u->numel * sizeof *uf);
+    if (st == SE_OK) {
+        for (int64_t o = 0; o < out; o++) {
+            float *row = w + o * in;
+            for (int64_t k = 0; k < r; k++) {
+                float s = scale * uf[o * r + k];
+                const float *dr = df + k * in;
+                for (int64_t j = 0; j < in; j++) row[j] += s * dr[j];
+            }
+        }
+        st = se_sf_view_set_f32(v, (size_t)idx, w, (size_t)wn);
+    }
+    free(w);
+    free(df);
+    free(uf);
+    if (st == SE_OK && r > *rank_out) *rank_out = (int)r;
+    return st;
+}
+
+/* Groups the file's tensors into modules. */
+static se_status group(const se_st_file *f, lora_module **mods, size_t *nmods) {
+    size_t n = se_st_count(f);
+    lora_module *m = calloc(n ? n : 1, sizeof *m);
+    if (!m) return se_fail(SE_ERR_NOMEM, "no memory for LoRA modules");
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const se_st_tensor *t = se_st_at(f, i);
+        size_t len = strlen(t->name);
+        int role = -1;
+        size_t keylen = 0;
+        for (size_t r = 0; r < sizeof ROLES / sizeof ROLES[0] && role < 0; r++) {
+            size_t sl = strlen(ROLES[r].suffix);
+            if (len > sl && strcmp(t->name + len - sl, ROLES[r].suffix) == 0) {
+                role = ROLES[r].role;
+                keylen = len - sl;
+            }
+        }
+        if (role < 0) {
+            free(m);
+            return se_fail(SE_ERR_FORMAT, "%s: %s is not a LoRA tensor (expected .lora_down/.lora_up"
+                           ".weight, .alpha or .lora_A/.lora_B.weight)", se_st_path(f), t->name);
+        }
+        if (keylen >= sizeof m[0].key) {
+            free(m);
+            return se_fail(SE_ERR_FORMAT, "%s: LoRA key too long: %s", se_st_path(f), t->name);
+        }
+        size_t j = 0;
+        while (j < k && !(strncmp(m[j].key, t->name, keylen) == 0 && m[j].key[keylen] == '\0')) j++;
+        if (j == k) {
+            memcpy(m[k].key, t->name, keylen);
+            m[k].key[keylen] = '\0';
+            k++;
+        }
+        const se_st_tensor **slot = role == 0 ? &m[j].down : role == 1 ? &m[j].up : &m[j].alpha;
+        if (*slot) {
+            free(m);
+            return se_fail(SE_ERR_FORMAT, "%s: LoRA module %s has two %s tensors", se_st_path(f),
+                           m[j].key, role == 0 ? "down" : role == 1 ? "up" : "alpha");
+        }
+        *slot = t;
+    }
+    *mods = m;
+    *nmods = k;
+    return SE_OK;
+}
+
+se_status se_lora_apply(const char *path, float strength, const se_lora_targets *tg,
+                        se_lora_stats *stats) {
+    memset(stats, 0, sizeof *stats);
+    se_st_file *f = NULL;
+    SE_TRY(se_st_open(path, &f));
+    lora_module *m = NULL;
+    size_t nm = 0;
+    se_status st = group(f, &m, &nm);
+    se_unet_config sdxl;
+    const se_unet_config *ucfg = tg->ucfg;
+    if (!ucfg) {
+        se_unet_config_sdxl(&sdxl);
+        ucfg = &sdxl;
+    }
+    if (st == SE_OK && nm == 0) st = se_fail(SE_ERR_FORMAT, "%s: no LoRA tensors", path);
+    for (size_t i = 0; i < nm && st == SE_OK; i++) {
+        const char *key = m[i].key;
+        static const struct {
+            const char *prefix;
+            int net;      /* 0 unet, 1 te1, 2 te2 */
+            bool kohya;
+        } STYLES[] = {
+            {"lora_unet_", 0, true}, {"lora_te1_", 1, true}, {"lora_te2_", 2, true},
+            {"unet.", 0, false},     {"text_encoder.", 1, false}, {"text_encoder_2.", 2, false},
+        };
+        int s = -1;
+        for (size_t k = 0; k < sizeof STYLES / sizeof STYLES[0] && s < 0; k++)
+            if (strncmp(key, STYLES[k].prefix, strlen(STYLES[k].prefix)) == 0) s = (int)k;
+        if (s < 0) {
+            st = se_fail(SE_ERR_FORMAT, "%s: LoRA key %s: unknown style (expected lora_unet_, "
+                         "lora_te1_, lora_te2_, unet., text_encoder. or text_encoder_2.)", path, key);
+            break;
+        }
+        int net = STYLES[s].net;
+        se_sf_view *v = net == 0 ? tg->unet : net == 1 ? tg->te1 : tg->te2;
+        static const char *const NETS[] = {"the UNet", "text encoder 1 (CLIP-L)",
+                                           "text encoder 2 (bigG)"};
+        if (!v) {
+            st = se_fail(SE_ERR_MISSING_TENSOR, "%s: LoRA key %s targets %s, which is not loaded",
+                         path, key, NETS[net]);
+            break;
+        }
+        long idx = match(v, key + strlen(STYLES[s].prefix), STYLES[s].kohya, net != 0,
+                         net == 0 ? ucfg : NULL);
+        if (idx < 0) {
+            st = se_fail(SE_ERR_MISSING_TENSOR, "%s: LoRA key %s matches no tensor of %s", path, key,
+                         NETS[net]);
+            break;
+        }
+        st = merge_one(f, &m[i], v, idx, strength, &stats->rank_max);
+        if (st == SE_OK) {
+            stats->modules++;
+            if (net == 0) stats->unet++;
+            else if (net == 1) stats->te1++;
+            else stats->te2++;
+        }
+    }
+    free(m);
+    se_st_close(&f);
+    return st;
+}

@@ -1,0 +1,445 @@
+/*
+ * single_file.c - single-file checkpoint detection and diffusers-named weight views (see
+ * single_file.h).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "io/single_file.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "core/error.h"
+
+/* One diffusers-named tensor of a view. */
+typedef struct sf_entry {
+    char name[SE_NAME_MAX];         /* diffusers / transformers name */
+    int ndim;                       /* dims of the diffusers tensor */
+    int64_t ne[SE_ST_MAX_DIMS];     /* its shape */
+    const se_st_tensor *src;        /* source record (in the view's file) */
+    se_sgm_op op;                   /* how src becomes this tensor */
+    int part;                       /* SPLIT3: 0 q, 1 k, 2 v */
+    float *owned;                   /* replaced data (fp32), or NULL */
+} sf_entry;
+
+struct se_sf_view {
+    const se_st_file *f;            /* the file every entry reads from */
+    sf_entry *e;                    /* entries */
+    size_t n, cap;                  /* count and capacity */
+    se_dtype merge_dt;              /* dtype replaced entries are written in */
+};
+
+/* ------------------------------------------------------------ detection ---- */
+
+static bool starts(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
+
+unsigned se_sf_detect(const se_st_file *f) {
+    unsigned s = 0;
+    for (size_t i = 0; i < se_st_count(f); i++) {
+        const char *n = se_st_at(f, i)->name;
+        if (starts(n, SE_SGM_PREFIX_UNET)) s |= SE_SF_STYLE_SGM_UNET;
+        else if (starts(n, "down_blocks.")) s |= SE_SF_STYLE_DIFFUSERS_UNET;
+        else if (starts(n, "conditioner.embedders.0.")) s |= SE_SF_STYLE_SGM_CLIP_L;
+        else if (starts(n, "conditioner.embedders.1.")) s |= SE_SF_STYLE_SGM_CLIP_G;
+        else if (starts(n, SE_SGM_PREFIX_VAE)) s |= SE_SF_STYLE_SGM_VAE;
+    }
+    return s;
+}
+
+const char *se_sf_styles_str(unsigned styles, char *buf, size_t cap) {
+    static const char *const names[] = {"sgm-unet", "diffusers-unet", "sgm-clip-l", "sgm-clip-g",
+                                        "sgm-vae"};
+    size_t len = 0;
+    buf[0] = '\0';
+    for (unsigned i = 0; i < 5; i++) {
+        if (!(styles & (1u << i))) continue;
+        int k = snprintf(buf + len, cap - len, "%s%s", len ? "+" : "", names[i]);
+        if (k < 0 || (size_t)k >= cap - len) break;
+        len += (size_t)k;
+    }
+    if (!styles) snprintf(buf, cap, "none");
+    return buf;
+}
+
+/* ----------------------------------------------------------------- views ---- */
+
+static se_status view_alloc(const se_st_file *f, se_sf_view **out) {
+    *out = calloc(1, sizeof **out);
+    if (!*out) return se_fail(SE_ERR_NOMEM, "no memory for a weight view");
+    (*out)->f = f;
+    (*out)->merge_dt = SE_F32;
+    return SE_OK;
+}
+
+void se_sf_view_destroy(se_sf_view **pv) {
+    if (!pv || !*pv) return;
+    for (size_t i = 0; i < (*pv)->n; i++) free((*pv)->e[i].owned);
+    free((*pv)->e);
+    free(*pv);
+    *pv = NULL;
+}
+
+/* Appends an entry for source t under name with transform op (shape derived from t and op). */
+static se_status view_add(se_sf_view *v, const char *name, const se_st_tensor *t, se_sgm_op op,
+                          int part) {
+    if (strlen(name) >= SE_NAME_MAX)
+        return se_fail(SE_ERR_FORMAT, "%s: tensor name too long: %s", se_st_path(v->f), name);
+    if (se_sf_view_find(v, name) >= 0)
+        return se_fail(SE_ERR_FORMAT, "%s: two tensors map to %s (the second is %s)",
+                       se_st_path(v->f), name, t->name);
+    if (!t->loadable)
+        return se_fail(SE_ERR_DTYPE, "%s: tensor %s has dtype %s (F32, F16 or BF16 expected)",
+                       se_st_path(v->f), t->name, t->dtype_name);
+    if (v->n == v->cap) {
+        size_t nc = v->cap ? v->cap * 2 : 256;
+        sf_entry *ne = realloc(v->e, nc * sizeof *ne);
+        if (!ne) return se_fail(SE_ERR_NOMEM, "no memory for %zu view entries", nc);
+        v->e = ne;
+        v->cap = nc;
+    }
+    sf_entry *e = &v->e[v->n];
+    memset(e, 0, sizeof *e);
+    snprintf(e->name, sizeof e->name, "%s", name);
+    e->src = t;
+    e->op = op;
+    e->part = part;
+    e->ndim = t->ndim;
+    memcpy(e->ne, t->shape, sizeof e->ne);
+    char sh[96];
+    switch (op) {
+    case SE_SGM_COPY:
+        break;
+    case SE_SGM_SPLIT3:
+        if (t->ndim < 1 || t->shape[0] % 3 != 0)
+            return se_fail(SE_ERR_SHAPE, "%s: fused tensor %s: shape %s does not split into q/k/v",
+                           se_st_path(v->f), t->name, se_st_shape_str(t, sh, sizeof sh));
+        e->ne[0] = t->shape[0] / 3;
+        break;
+    case SE_SGM_TRANSPOSE:
+        if (t->ndim != 2)
+            return se_fail(SE_ERR_SHAPE, "%s: tensor %s: expected a matrix, got %s",
+                           se_st_path(v->f), t->name, se_st_shape_str(t, sh, sizeof sh));
+        e->ne[0] = t->shape[1];
+        e->ne[1] = t->shape[0];
+        break;
+    case SE_SGM_SQUEEZE:
+        if (t->ndim == 4 && t->shape[2] == 1 && t->shape[3] == 1) {
+            e->ndim = 2;
+        } else if (t->ndim != 2) {
+            return se_fail(SE_ERR_SHAPE, "%s: tensor %s: expected [o,i,1,1] or [o,i], got %s",
+                           se_st_path(v->f), t->name, se_st_shape_str(t, sh, sizeof sh));
+        }
+        break;
+    }
+    v->n++;
+    return SE_OK;
+}
+
+/* Does the view's component c own this SGM name? Returns the part after the prefix or NULL. */
+static const char *comp_rest(se_sf_component c, const char *name) {
+    static const char *const pre[] = {SE_SGM_PREFIX_UNET, SE_SGM_PREFIX_CLIP_L,
+                                      SE_SGM_PREFIX_CLIP_G, SE_SGM_PREFIX_VAE};
+    if (starts(name, pre[c])) return name + strlen(pre[c]);
+    return NULL;
+}
+
+static const char *comp_name(se_sf_component c) {
+    static const char *const n[] = {"UNet", "CLIP-L", "CLIP-G (bigG)", "VAE"};
+    return n[c];
+}
+
+/* Number of decoder up blocks in an SGM VAE: 1 + the largest N of "decoder.up.N.". */
+static int vae_nup(const se_st_file *f) {
+    int nup = 0;
+    for (size_t i = 0; i < se_st_count(f); i++) {
+        const char *r = comp_rest(SE_SF_VAE, se_st_at(f, i)->name);
+        int k;
+        if (r && sscanf(r, "decoder.up.%d.", &k) == 1 && k >= 0 && k < 64 && k + 1 > nup)
+            nup = k + 1;
+    }
+    return nup;
+}
+
+se_status se_sf_view_new(const se_st_file *f, se_sf_component c, const se_unet_config *ucfg,
+                         se_sf_view **out) {
+    se_unet_config sdxl;
+    if (c == SE_SF_UNET && !ucfg) {
+        se_unet_config_sdxl(&sdxl);
+        ucfg = &sdxl;
+    }
+    if ((unsigned)c > SE_SF_VAE) return se_fail(SE_ERR_INVALID_ARG, "bad component %d", (int)c);
+    SE_TRY(view_alloc(f, out));
+    se_sf_view *v = *out;
+    int nup = c == SE_SF_VAE ? vae_nup(f) : 0;
+    se_status st = SE_OK;
+    for (size_t i = 0; i < se_st_count(f) && st == SE_OK; i++) {
+        const se_st_tensor *t = se_st_at(f, i);
+        const char *r = comp_rest(c, t->name);
+        if (!r) continue;
+        char name[256];
+        se_sgm_op op = SE_SGM_COPY;
+        bool known = true;
+        switch (c) {
+        case SE_SF_UNET:
+            known = se_sgm_unet_to_diffusers(ucfg, r, name, sizeof name);
+            if (known) st = view_add(v, name, t, op, 0);
+            break;
+        case SE_SF_CLIP_L:
+            if (!t->loadable && strstr(r, "position_ids")) break; /* I64 buffer */
+            known = *r != '\0';
+            if (known) st = view_add(v, r, t, op, 0);
+            break;
+        case SE_SF_CLIP_G: {
+            char outs[3][128];
+            int k = se_sgm_bigg_to_hf(r, outs, &op);
+            known = k >= 0;
+            for (int p = 0; p < k && st == SE_OK; p++) st = view_add(v, outs[p], t, op, p);
+            break;
+        }
+        case SE_SF_VAE:
+            known = se_sgm_vae_to_diffusers(r, nup, name, sizeof name, &op);
+            if (known) st = view_add(v, name, t, op, 0);
+            break;
+        }
+        if (st == SE_OK && !known)
+            st = se_fail(SE_ERR_FORMAT, "%s: unknown SGM %s tensor %s", se_st_path(f), comp_name(c),
+                         t->name);
+    }
+    if (st == SE_OK && v->n == 0)
+        st = se_fail(SE_ERR_MISSING_TENSOR, "%s: no %s tensors (prefix %s) in this file",
+                     se_st_path(f), comp_name(c),
+                     (const char *[]){SE_SGM_PREFIX_UNET, SE_SGM_PREFIX_CLIP_L, SE_SGM_PREFIX_CLIP_G,
+                                      SE_SGM_PREFIX_VAE}[c]);
+    if (st != SE_OK) se_sf_view_destroy(out);
+    return st;
+}
+
+se_status se_sf_view_identity(const se_st_file *f, const char *strip, se_sf_view **out) {
+    SE_TRY(view_alloc(f, out));
+    size_t sl = strip ? strlen(strip) : 0;
+    se_status st = SE_OK;
+    for (size_t i = 0; i < se_st_count(f) && st == SE_OK; i++) {
+        const se_st_tensor *t = se_st_at(f, i);
+        if (!t->loadable) continue;
+        if (sl && strncmp(t->name, strip, sl) != 0) continue;
+        st = view_add(*out, t->name + sl, t, SE_SGM_COPY, 0);
+    }
+    if (st != SE_OK) se_sf_view_destroy(out);
+    return st;
+}
+
+size_t se_sf_view_count(const se_sf_view *v) { return v->n; }
+const char *se_sf_view_name(const se_sf_view *v, size_t i) { return v->e[i].name; }
+
+int se_sf_view_shape(const se_sf_view *v, size_t i, int64_t *ne) {
+    memcpy(ne, v->e[i].ne, sizeof v->e[i].ne);
+    return v->e[i].ndim;
+}
+
+int64_t se_sf_view_numel(const se_sf_view *v, size_t i) {
+    int64_t n = 1;
+    for (int d = 0; d < v->e[i].ndim; d++) n *= v->e[i].ne[d];
+    return n;
+}
+
+long se_sf_view_find(const se_sf_view *v, const char *name) {
+    for (size_t i = 0; i < v->n; i++)
+        if (strcmp(v->e[i].name, name) == 0) return (long)i;
+    return -1;
+}
+
+void se_sf_view_set_merge_dtype(se_sf_view *v, se_dtype dt) { v->merge_dt = dt; }
+
+/* Writes entry e's data (transform applied) as bytes of dtype dt into dst. For untouched COPY /
+ * SQUEEZE / SPLIT3 entries with dt == the source dtype this is a plain copy of the source bytes. */
+static se_status entry_bytes(const se_sf_view *v, const sf_entry *e, se_dtype dt, void *dst) {
+    const se_st_tensor *t = e->src;
+    size_t esz = se_dtype_size(dt);
+    int64_t n = 1;
+    for (int d = 0; d < e->ndim; d++) n *= e->ne[d];
+    if (e->owned) {
+        se_convert_host(dt, dst, SE_F32, e->owned, (size_t)n);
+        return SE_OK;
+    }
+    if (dt != t->dtype) { /* via fp32 */
+        float *tmp = malloc((size_t)n * sizeof *tmp);
+        if (!tmp) return se_fail(SE_ERR_NOMEM, "no memory to convert %s", e->name);
+        se_status st = se_sf_view_read_f32(v, (size_t)(e - v->e), tmp, (size_t)n);
+        if (st == SE_OK) se_convert_host(dt, dst, SE_F32, tmp, (size_t)n);
+        free(tmp);
+        return st;
+    }
+    const char *src = (const char *)t->data;
+    switch (e->op) {
+    case SE_SGM_COPY:
+    case SE_SGM_SQUEEZE:
+        memcpy(dst, src, (size_t)n * esz);
+        break;
+    case SE_SGM_SPLIT3:
+        memcpy(dst, src + (size_t)e->part * (size_t)n * esz, (size_t)n * esz);
+        break;
+    case SE_SGM_TRANSPOSE: {
+        int64_t r = t->shape[0], c = t->shape[1]; /* source [r, c] -> dst [c, r] */
+        for (int64_t i = 0; i < r; i++)
+            for (int64_t j = 0; j < c; j++)
+                memcpy((char *)dst + (size_t)(j * r + i) * esz, src + (size_t)(i * c + j) * esz, esz);
+        break;
+    }
+    }
+    return SE_OK;
+}
+
+se_status se_sf_view_read_f32(const se_sf_view *v, size_t i, float *dst, size_t n) {
+    const sf_entry *e = &v->e[i];
+    int64_t numel = se_sf_view_numel(v, i);
+    if ((int64_t)n < numel)
+        return se_fail(SE_ERR_INVALID_ARG, "%s: buffer of %zu floats, need %lld", e->name, n,
+                       (long long)numel);
+    if (e->owned) {
+        memcpy(dst, e->owned, (size_t)numel * sizeof *dst);
+        return SE_OK;
+    }
+    const se_st_tensor *t = e->src;
+    if (e->op == SE_SGM_COPY || e->op == SE_SGM_SQUEEZE) {
+        return se_st_read_host(v->f, t, SE_F32, dst, n * sizeof *dst);
+    }
+    float *all = malloc((size_t)t->numel * sizeof *all);
+    if (!all) return se_fail(SE_ERR_NOMEM, "no memory to read %s", t->name);
+    se_status st = se_st_read_host(v->f, t, SE_F32, all, (size_t)t->numel * sizeof *all);
+    if (st == SE_OK) {
+        if (e->op == SE_SGM_SPLIT3) {
+            memcpy(dst, all + (size_t)e->part * (size_t)numel, (size_t)numel * sizeof *dst);
+        } else {
+            int64_t r = t->shape[0], c = t->shape[1];
+            for (int64_t a = 0; a < r; a++)
+                for (int64_t b = 0; b < c; b++) dst[b * r + a] = all[a * c + b];
+        }
+    }
+    free(all);
+    return st;
+}
+
+se_status se_sf_view_set_f32(se_sf_view *v, size_t i, const float *src, size_t n) {
+    sf_entry *e = &v->e[i];
+    int64_t numel = se_sf_view_numel(v, i);
+    if ((int64_t)n != numel)
+        return se_fail(SE_ERR_INVALID_ARG, "%s: %zu values given, %lld needed", e->name, n,
+                       (long long)numel);
+    if (!e->owned) {
+        e->owned = malloc((size_t)numel * sizeof *e->owned);
+        if (!e->owned) return se_fail(SE_ERR_NOMEM, "no memory for merged %s", e->name);
+    }
+    memcpy(e->owned, src, (size_t)numel * sizeof *src);
+    return SE_OK;
+}
+
+/* ---------------------------------------------------------- materialise ---- */
+
+static const char *st_dtype_str(se_dtype dt) {
+    return dt == SE_F16 ? "F16" : dt == SE_BF16 ? "BF16" : "F32";
+}
+
+/* The dtype entry e is written in. */
+static se_dtype entry_dtype(const se_sf_view *v, const sf_entry *e) {
+    return e->owned ? v->merge_dt : e->src->dtype;
+}
+
+/* Writes all of buf to fd. */
+static se_status write_all(int fd, const void *buf, size_t n) {
+    const char *p = buf;
+    while (n) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return se_fail(SE_ERR_IO, "writing a weight image: %s", strerror(errno));
+        p += k;
+        n -= (size_t)k;
+    }
+    return SE_OK;
+}
+
+/* An anonymous file: memfd, else an unlinked temporary file in TMPDIR. */
+static int anon_file(void) {
+#ifdef MFD_CLOEXEC
+    int fd = memfd_create("strike-weights", MFD_CLOEXEC);
+    if (fd >= 0) return fd;
+#endif
+    const char *dir = getenv("TMPDIR");
+    char tmpl[512];
+    snprintf(tmpl, sizeof tmpl, "%s/strike-weights-XXXXXX", dir && *dir ? dir : "/tmp");
+    int t = mkstemp(tmpl);
+    if (t >= 0) unlink(tmpl);
+    return t;
+}
+
+se_status se_sf_view_materialize(const se_sf_view *v, se_sf_image *img) {
+    img->fd = -1;
+    img->path[0] = '\0';
+    img->bytes = 0;
+    json_t *root = json_object();
+    if (!root) return se_fail(SE_ERR_NOMEM, "no memory for a weight image header");
+    uint64_t off = 0;
+    size_t maxbytes = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        const sf_entry *e = &v->e[i];
+        se_dtype dt = entry_dtype(v, e);
+        size_t nb = (size_t)se_sf_view_numel(v, i) * se_dtype_size(dt);
+        json_t *shape = json_array();
+        for (int d = 0; d < e->ndim; d++) json_array_append_new(shape, json_integer(e->ne[d]));
+        json_t *rec = json_pack("{s:s, s:o, s:[I,I]}", "dtype", st_dtype_str(dt), "shape", shape,
+                                "data_offsets", (json_int_t)off, (json_int_t)(off + nb));
+        if (!rec || json_object_set_new(root, e->name, rec) != 0) {
+            json_decref(root);
+            return se_fail(SE_ERR_NOMEM, "no memory for a weight image header");
+        }
+        off += nb;
+        if (nb > maxbytes) maxbytes = nb;
+    }
+    char *hdr = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    if (!hdr) return se_fail(SE_ERR_NOMEM, "no memory for a weight image header");
+    size_t hl = strlen(hdr), padded = (hl + 7) / 8 * 8;
+    int fd = anon_file();
+    if (fd < 0) {
+        free(hdr);
+        return se_fail(SE_ERR_IO, "cannot create an anonymous file for a weight image: %s",
+                       strerror(errno));
+    }
+    uint8_t len8[8];
+    for (int b = 0; b < 8; b++) len8[b] = (uint8_t)((uint64_t)padded >> (8 * b));
+    se_status st = write_all(fd, len8, 8);
+    if (st == SE_OK) st = write_all(fd, hdr, hl);
+    for (size_t k = hl; k < padded && st == SE_OK; k++) st = write_all(fd, " ", 1);
+    free(hdr);
+    void *buf = st == SE_OK ? malloc(maxbytes ? maxbytes : 1) : NULL;
+    if (st == SE_OK && !buf) st = se_fail(SE_ERR_NOMEM, "no memory for a weight image");
+    for (size_t i = 0; i < v->n && st == SE_OK; i++) {
+        const sf_entry *e = &v->e[i];
+        se_dtype dt = entry_dtype(v, e);
+        st = entry_bytes(v, e, dt, buf);
+        if (st == SE_OK)
+            st = write_all(fd, buf, (size_t)se_sf_view_numel(v, i) * se_dtype_size(dt));
+    }
+    free(buf);
+    if (st != SE_OK) {
+        close(fd);
+        return st;
+    }
+    img->fd = fd;
+    img->bytes = 8 + padded + off;
+    snprintf(img->path, sizeof img->path, "/proc/self/fd/%d", fd);
+    return SE_OK;
+}
+
+void se_sf_image_close(se_sf_image *img) {
+    if (img && img->fd >= 0) close(img->fd);
+    if (img) {
+        img->fd = -1;
+        img->path[0] = '\0';
+    }
+}

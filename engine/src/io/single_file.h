@@ -1,0 +1,97 @@
+/*
+ * single_file.h - single-file checkpoints and diffusers-named weight views.
+ *
+ * A view (se_sf_view) is one network's tensors under DIFFUSERS / transformers names, each backed
+ * by a tensor of an open safetensors file plus a transform (rename, q/k/v row split, transpose,
+ * 1x1-kernel squeeze; sgm_names.h), or by an fp32 buffer the view owns (a LoRA-merged tensor,
+ * lora.h). The existing networks (unet.c, clip.c, vae.c) load from a safetensors PATH, so a view
+ * is handed to them by materialising it: se_sf_view_materialize() writes a diffusers-named
+ * safetensors image into an anonymous in-memory file (memfd; an unlinked temporary file where
+ * memfd is missing) and returns "/proc/self/fd/N", which se_unet_new_from_files(),
+ * se_clip_load_files() and se_vae_new_from_files() open like any file. The image costs the
+ * component's size in RAM until se_sf_image_close(); copies of untouched tensors are plain
+ * memcpy (no dtype change), merged ones are written in the view's merge dtype.
+ *
+ *   se_st_file *f; SE_TRY(se_st_open("sdxl_lightning_4step.safetensors", &f));
+ *   unsigned styles = se_sf_detect(f);                   // SE_SF_STYLE_* bits
+ *   se_sf_view *v; SE_TRY(se_sf_view_new(f, SE_SF_UNET, &unet_cfg, &v));
+ *   se_sf_image img; SE_TRY(se_sf_view_materialize(v, &img));
+ *   SE_TRY(se_unet_new_from_files(cfg_path, img.path, be, &unet));
+ *   se_sf_image_close(&img); se_sf_view_destroy(&v); se_st_close(&f);
+ *
+ * Errors name the file and tensor: an SGM key of a component that maps to nothing is
+ * SE_ERR_FORMAT ("...: unknown SGM UNet tensor X"), a fused in_proj whose rows do not split in
+ * three is SE_ERR_SHAPE. Missing tensors and wrong shapes are reported by the network's own load
+ * (weights.c) with the diffusers name.
+ */
+#ifndef STRIKE_ENGINE_SINGLE_FILE_H
+#define STRIKE_ENGINE_SINGLE_FILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "io/safetensors.h"
+#include "io/sgm_names.h"
+#include "model/unet.h"
+
+/* Naming styles found in a file (bits; a file may have several). */
+enum {
+    SE_SF_STYLE_SGM_UNET = 1u << 0,      /* model.diffusion_model.* */
+    SE_SF_STYLE_DIFFUSERS_UNET = 1u << 1, /* down_blocks.* at the top level */
+    SE_SF_STYLE_SGM_CLIP_L = 1u << 2,    /* conditioner.embedders.0.* */
+    SE_SF_STYLE_SGM_CLIP_G = 1u << 3,    /* conditioner.embedders.1.* */
+    SE_SF_STYLE_SGM_VAE = 1u << 4,       /* first_stage_model.* */
+};
+
+/* The networks of an SDXL checkpoint. */
+typedef enum se_sf_component {
+    SE_SF_UNET = 0,
+    SE_SF_CLIP_L,
+    SE_SF_CLIP_G,
+    SE_SF_VAE,
+} se_sf_component;
+
+typedef struct se_sf_view se_sf_view;
+
+/* Which styles f contains (0: none known). */
+unsigned se_sf_detect(const se_st_file *f);
+/* "sgm-unet+sgm-clip-l+..." for messages (buf returned). */
+const char *se_sf_styles_str(unsigned styles, char *buf, size_t cap);
+
+/* The component c of an SGM single file, renamed to diffusers. ucfg is needed for SE_SF_UNET
+ * (the block layout; NULL = SDXL base). SE_ERR_MISSING_TENSOR if the file has no tensor of c,
+ * SE_ERR_FORMAT for an unknown key under c's prefix. f must outlive the view. */
+se_status se_sf_view_new(const se_st_file *f, se_sf_component c, const se_unet_config *ucfg,
+                         se_sf_view **out);
+/* Every loadable tensor of f whose name starts with strip (or all, strip = "" or NULL), with
+ * strip removed: a diffusers file seen as a view (to merge a LoRA into it). */
+se_status se_sf_view_identity(const se_st_file *f, const char *strip, se_sf_view **out);
+void se_sf_view_destroy(se_sf_view **v);
+
+size_t se_sf_view_count(const se_sf_view *v);
+const char *se_sf_view_name(const se_sf_view *v, size_t i);
+/* Shape of entry i (ndim returned; ne gets up to SE_ST_MAX_DIMS extents). */
+int se_sf_view_shape(const se_sf_view *v, size_t i, int64_t *ne);
+int64_t se_sf_view_numel(const se_sf_view *v, size_t i);
+/* Index of the entry called name, or -1. */
+long se_sf_view_find(const se_sf_view *v, const char *name);
+/* Entry i as fp32 into dst (numel floats), transforms applied. */
+se_status se_sf_view_read_f32(const se_sf_view *v, size_t i, float *dst, size_t n);
+/* Replaces entry i's data by a copy of src (numel fp32 values); it is then written in the view's
+ * merge dtype (default F32; se_sf_view_set_merge_dtype). */
+se_status se_sf_view_set_f32(se_sf_view *v, size_t i, const float *src, size_t n);
+void se_sf_view_set_merge_dtype(se_sf_view *v, se_dtype dt);
+
+/* A materialised view: an open anonymous file and the path that opens it. */
+typedef struct se_sf_image {
+    int fd;              /* -1 when closed */
+    char path[64];       /* "/proc/self/fd/N" */
+    uint64_t bytes;      /* file size */
+} se_sf_image;
+
+/* Writes the view as a safetensors image (see above). */
+se_status se_sf_view_materialize(const se_sf_view *v, se_sf_image *img);
+void se_sf_image_close(se_sf_image *img);
+
+#endif
