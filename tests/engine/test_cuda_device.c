@@ -319,6 +319,7 @@ static void device_checks(se_dtype dt) {
         check_attention(be, dt, 2, 77, 77, 2, 64, 0);
         check_attention(be, dt, 1, 150, 77, 5, 64, 0);
         check_attention(be, dt, 1, 130, 130, 2, 32, 1);
+        check_attention(be, dt, 2, 100, 100, 3, 64, 1);     /* causal, head dim 64 (wmma path) */
         check_attention(be, dt, 1, 200, 200, 1, 160, 0);   /* one wide head, split along d */
         unsetenv("STRIKE_CUDA_ATTENTION");
     }

@@ -9,13 +9,18 @@
  *   query tile is chosen so S and P together stay under kScoreBudget bytes: memory is bounded
  *   for any sequence length (the VAE's 16384 tokens included).
  *
- * flash: one fused kernel that never materialises scores (online softmax over key tiles of 32,
- *   fp32 FMA math, one thread per query). Heads wider than 64 (the VAE's single head of 512)
- *   are split along d: each block produces 64 output columns and accumulates the scores over
- *   all d in slices of 64 (so the score work is repeated per output slice). It is the
- *   memory-light reference for a tensor-core version and is slower than the gemm path; see
- *   docs/cuda.md.
+ * flash: fused kernels that never materialise scores (online softmax over key tiles).
+ *   - bf16/f16 with head dim 64 (every SDXL UNet attention): flash_wmma, tensor cores through
+ *     WMMA: 4 warps x 16 queries, key tiles of 64 in shared memory, S = Q K^T and O += P V as
+ *     16x16x16 MMAs with fp32 accumulation, the softmax state and O in shared memory (fp32).
+ *   - everything else (F32, other head dims, the VAE's single head of 512): flash_fma, fp32 FMA,
+ *     one thread per query, key tiles of 32. Heads wider than 64 are split along d: each block
+ *     produces 64 output columns and accumulates the scores over all d in slices of 64 (so the
+ *     score work is repeated per output slice).
+ *   See docs/cuda.md for what has been measured (nothing yet: no GPU so far).
  */
+#include <mma.h>
+
 #include "cuda/cuda_internal.h"
 
 namespace {
@@ -111,8 +116,159 @@ flash_fma(const void *q, const void *k, const void *v, void *o, int dt, int64_t 
     }
 }
 
+/* ---- tensor-core flash attention, head dim 64, bf16/f16 ---- */
+
+constexpr int kWQ = 64;            /* queries per block: 4 warps x 16 rows */
+constexpr int kWK = 64;            /* keys per tile */
+constexpr int kWD = 64;            /* head dim */
+constexpr int kLdT = kWD + 8;      /* shared row stride of Q/K/V tiles, elements (16-byte pad) */
+constexpr int kLdF = kWK + 4;      /* shared row stride of the fp32 S and O tiles */
+
+template <typename T>
+constexpr size_t flash_wmma_smem() {
+    return 3 * kWQ * kLdT * sizeof(T) + 2 * kWQ * kLdF * sizeof(float) + 2 * kWQ * sizeof(float);
+}
+
+template <typename T> __device__ __forceinline__ T to_t(float v);
+template <> __device__ __forceinline__ __half to_t<__half>(float v) { return __float2half_rn(v); }
+template <> __device__ __forceinline__ __nv_bfloat16 to_t<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+
+/* grid (ceil(Nq/64), H, B), 128 threads. Warp w owns query rows [16w, 16w+16) of the block;
+ * in the softmax step lanes 2i and 2i+1 share row 16w+i (32 columns each). P overwrites the
+ * row's fp32 scores in place as T (after both lanes have read them). */
+template <typename T>
+__global__ void __launch_bounds__(128)
+flash_wmma(const T *q, const T *k, const T *v, T *o, int64_t Nq, int64_t Nk, int64_t HD,
+           float scale, int causal) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    using namespace nvcuda;
+    extern __shared__ __align__(128) unsigned char smem[];
+    T *Qs = (T *)smem, *Ks = Qs + kWQ * kLdT, *Vs = Ks + kWK * kLdT;
+    float *Sf = (float *)(Vs + kWK * kLdT), *Of = Sf + kWQ * kLdF, *Ml = Of + kWQ * kLdF;
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    const int64_t q0 = (int64_t)blockIdx.x * kWQ, b = blockIdx.z;
+    const int64_t hoff = (int64_t)blockIdx.y * kWD;
+    const T zero = to_t<T>(0.0f);
+
+    for (int idx = tid; idx < kWQ * kWD; idx += blockDim.x) {
+        int r = idx / kWD, e = idx % kWD;
+        Qs[r * kLdT + e] = q0 + r < Nq ? q[(b * Nq + q0 + r) * HD + hoff + e] : zero;
+    }
+    for (int idx = tid; idx < kWQ * kLdF; idx += blockDim.x) Of[idx] = 0.0f;
+    for (int idx = tid; idx < kWQ; idx += blockDim.x) {
+        Ml[idx] = -INFINITY;
+        Ml[kWQ + idx] = 0.0f;
+    }
+    const int r = warp * 16 + (lane >> 1), half = lane & 1;   /* softmax row and column half */
+    const int64_t qi = q0 + r;
+    int64_t qlast = q0 + kWQ - 1;
+    if (qlast > Nq - 1) qlast = Nq - 1;
+
+    for (int64_t kt = 0; kt < Nk; kt += kWK) {
+        if (causal && kt > qlast) break;                       /* block-uniform */
+        __syncthreads();                                        /* previous tile fully used */
+        for (int idx = tid; idx < kWK * kWD; idx += blockDim.x) {
+            int j = idx / kWD, e = idx % kWD;
+            bool ok = kt + j < Nk;
+            Ks[j * kLdT + e] = ok ? k[(b * Nk + kt + j) * HD + hoff + e] : zero;
+            Vs[j * kLdT + e] = ok ? v[(b * Nk + kt + j) * HD + hoff + e] : zero;
+        }
+        __syncthreads();
+        /* S (16 x 64 per warp) = Q_w K^T */
+        for (int j = 0; j < kWK / 16; j++) {
+            wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+            wmma::fill_fragment(acc, 0.0f);
+            for (int kk = 0; kk < kWD / 16; kk++) {
+                wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> fa;
+                wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> fb;
+                wmma::load_matrix_sync(fa, Qs + warp * 16 * kLdT + kk * 16, kLdT);
+                wmma::load_matrix_sync(fb, Ks + j * 16 * kLdT + kk * 16, kLdT);
+                wmma::mma_sync(acc, fa, fb, acc);
+            }
+            wmma::store_matrix_sync(Sf + warp * 16 * kLdF + j * 16, acc, kLdF, wmma::mem_row_major);
+        }
+        __syncwarp();
+        /* online softmax for row r, columns [32*half, 32*half + 32) */
+        const float m_old = Ml[r], l_old = Ml[kWQ + r];
+        float sv[32], mx = -INFINITY;
+#pragma unroll
+        for (int c = 0; c < 32; c++) {
+            int64_t kj = kt + half * 32 + c;
+            float t = Sf[r * kLdF + half * 32 + c] * scale;
+            sv[c] = (kj < Nk && (!causal || kj <= qi)) ? t : -INFINITY;
+            mx = fmaxf(mx, sv[c]);
+        }
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        const float m_new = fmaxf(m_old, mx);
+        const float corr = m_new == -INFINITY ? 1.0f : expf(m_old - m_new);
+        float sum = 0.0f;
+#pragma unroll
+        for (int c = 0; c < 32; c++) {
+            sv[c] = m_new == -INFINITY ? 0.0f : expf(sv[c] - m_new);
+            sum += sv[c];
+        }
+        sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+        __syncwarp();                                           /* both lanes read their scores */
+        T *Prow = (T *)(Sf + r * kLdF);
+#pragma unroll
+        for (int c = 0; c < 32; c++) {
+            Prow[half * 32 + c] = to_t<T>(sv[c]);
+            Of[r * kLdF + half * 32 + c] *= corr;
+        }
+        if (half == 0) {
+            Ml[r] = m_new;
+            Ml[kWQ + r] = l_old * corr + sum;
+        }
+        __syncwarp();
+        /* O_w (16 x 64) += P_w (16 x 64 keys) V (64 keys x 64) */
+        const T *Pw = (const T *)(Sf + warp * 16 * kLdF);
+        for (int j = 0; j < kWD / 16; j++) {
+            wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+            wmma::load_matrix_sync(acc, Of + warp * 16 * kLdF + j * 16, kLdF, wmma::mem_row_major);
+            for (int kk = 0; kk < kWK / 16; kk++) {
+                wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> fa;
+                wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> fb;
+                wmma::load_matrix_sync(fa, Pw + kk * 16, 2 * kLdF);
+                wmma::load_matrix_sync(fb, Vs + kk * 16 * kLdT + j * 16, kLdT);
+                wmma::mma_sync(acc, fa, fb, acc);
+            }
+            wmma::store_matrix_sync(Of + warp * 16 * kLdF + j * 16, acc, kLdF, wmma::mem_row_major);
+        }
+    }
+    __syncwarp();
+    if (qi < Nq) {
+        const float l = Ml[kWQ + r], inv = l > 0.0f ? 1.0f / l : 0.0f;
+#pragma unroll
+        for (int c = 0; c < 32; c++)
+            o[(b * Nq + qi) * HD + hoff + half * 32 + c] = to_t<T>(Of[r * kLdF + half * 32 + c] * inv);
+    }
+#else
+    __trap();   /* bf16/f16 WMMA needs sm_80; the launcher never picks this kernel below it */
+#endif
+}
+
+template <typename T>
+se_status launch_flash_wmma(se_cuda *c, const se_op *op, int64_t B, int64_t Nq, int64_t Nk,
+                            int64_t H) {
+    const size_t smem = flash_wmma_smem<T>();
+    SE_CU("attention", cudaFuncSetAttribute(flash_wmma<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                            (int)smem));
+    dim3 grid((unsigned)((Nq + kWQ - 1) / kWQ), (unsigned)H, (unsigned)B);
+    flash_wmma<T><<<grid, 128, smem, c->stream>>>(
+        (const T *)op->src[0]->data, (const T *)op->src[1]->data, (const T *)op->src[2]->data,
+        (T *)op->dst->data, Nq, Nk, H * kWD, op->f[0], op->i[1]);
+    SE_CU_LAUNCH("attention");
+    return SE_OK;
+}
+
 se_status attention_flash(se_cuda *c, const se_op *op, int64_t B, int64_t Nq, int64_t Nk,
                           int64_t H, int64_t D) {
+    const se_dtype dt = op->src[0]->dtype;
+    if (D == kWD && c->sm_major >= 8 && H <= 65535 && B <= 65535 &&
+        (Nq + kWQ - 1) / kWQ <= 0x7fffffffLL) {
+        if (dt == SE_BF16) return launch_flash_wmma<__nv_bfloat16>(c, op, B, Nq, Nk, H);
+        if (dt == SE_F16) return launch_flash_wmma<__half>(c, op, B, Nq, Nk, H);
+    }
     const se_tensor *q = op->src[0], *k = op->src[1], *v = op->src[2];
     se_tensor *y = op->dst;
     int64_t nsl = (D + kFlashD - 1) / kFlashD, gx = (Nq + kFlashQ - 1) / kFlashQ;
