@@ -48,6 +48,149 @@ const char *se_last_error(void);
 /* Engine version string, e.g. "0.1.0". */
 const char *se_version(void);
 
+
+/* ---------------------------------------------------------------------------------------------
+ * Engine, models and rendering (docs/pipeline.md).
+ *
+ *   se_engine_params p; se_engine_params_init(&p);          // cpu, all cores
+ *   se_engine *e; se_engine_new(&p, &e);
+ *   se_model_desc d; se_model_desc_init(&d); d.base_dir = "/models/sdxl-lightning-4step";
+ *   se_model *m; se_engine_load_model(e, &d, &m);          // kept loaded until unloaded
+ *   se_job job; se_job_init(&job); job.prompt = "a cat"; job.seed = 42; job.rgb = buf;
+ *   se_job_result r; se_engine_render(e, m, &job, 1, &r, NULL, NULL);
+ *   // r.status per job; buf holds width*height*3 bytes of RGB
+ *   se_engine_unload_model(e, &m); se_engine_destroy(&e);
+ *
+ * One engine = one backend (one device); calls on one engine must not overlap (not
+ * thread-safe). Several engines may run on different threads.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef enum se_backend_kind {
+    SE_BACKEND_CPU = 0,
+    SE_BACKEND_CUDA = 1,
+} se_backend_kind;
+
+/* Compute precision. AUTO: F32 on the CPU, BF16 on CUDA. */
+typedef enum se_compute_dtype {
+    SE_COMPUTE_AUTO = 0,
+    SE_COMPUTE_F32 = 1,
+    SE_COMPUTE_F16 = 2,
+    SE_COMPUTE_BF16 = 3,
+} se_compute_dtype;
+
+typedef struct se_engine_params {
+    se_backend_kind backend;     /* SE_BACKEND_CPU (default) */
+    int threads;                 /* CPU threads; 0 = all cores (default) */
+    int device;                  /* CUDA device ordinal (default 0) */
+    se_compute_dtype dtype;      /* SE_COMPUTE_AUTO (default) */
+    int max_batch;               /* most jobs run as one batch (default 4) */
+    size_t embed_cache_entries;  /* prompt embedding cache per model (default 256 prompts) */
+    size_t embed_cache_bytes;    /* and its byte limit (default 256 MiB) */
+} se_engine_params;
+
+void se_engine_params_init(se_engine_params *p);
+
+typedef struct se_engine se_engine;
+typedef struct se_model se_model;
+
+se_status se_engine_new(const se_engine_params *p, se_engine **out);
+/* Unloads every model still loaded, frees the backend. Accepts NULL. */
+void se_engine_destroy(se_engine **e);
+/* "cpu", "cuda" (the backend actually in use). */
+const char *se_engine_backend_name(const se_engine *e);
+
+/* What the model predicts (Lightning: epsilon, except the 1-step UNet: sample = x0). */
+typedef enum se_model_prediction {
+    SE_MODEL_PRED_AUTO = 0,      /* scheduler/scheduler_config.json's prediction_type, else epsilon */
+    SE_MODEL_PRED_EPSILON = 1,
+    SE_MODEL_PRED_SAMPLE = 2,
+} se_model_prediction;
+
+/* Where a model's parts come from. Every path is borrowed for the duration of the load call.
+ * Each part comes from the most specific source given: unet_file over base_dir/unet/,
+ * vae_dir over base_dir/vae/, checkpoint_file over base_dir (see docs/pipeline.md). */
+typedef struct se_model_desc {
+    const char *name;            /* shown in messages and PNGs ("sdxl-lightning-4step"); NULL: from the path */
+    const char *base_dir;        /* a diffusers SDXL folder: unet/ text_encoder/ text_encoder_2/
+                                    vae/ tokenizer/ tokenizer_2/ [scheduler/] */
+    const char *unet_file;       /* optional: UNet weights (a Lightning UNet file) over base_dir/unet/config.json */
+    const char *checkpoint_file; /* optional: a single-file SGM checkpoint (all networks) */
+    const char *vae_dir;         /* optional: another diffusers vae/ folder */
+    const char *lora_file;       /* optional: a LoRA merged at load time */
+    float lora_strength;         /* its multiplier (default 1.0) */
+    se_model_prediction prediction; /* default AUTO */
+} se_model_desc;
+
+void se_model_desc_init(se_model_desc *d);
+
+/* Loads every part of the model onto the engine's backend. An incomplete or inconsistent model
+ * fails with the missing or mismatched file/tensor named (se_last_error()). */
+se_status se_engine_load_model(se_engine *e, const se_model_desc *d, se_model **out);
+/* Frees a model (NULL allowed; sets *m to NULL). */
+void se_engine_unload_model(se_engine *e, se_model **m);
+/* The model's name (desc.name or the last component of its path). */
+const char *se_model_name(const se_model *m);
+
+/* Initial noise of a job (docs/sampler.md). */
+typedef enum se_job_noise {
+    SE_JOB_NOISE_CPU = 0,         /* torch CPU randn for the seed (diffusers CPU generator, ComfyUI) */
+    SE_JOB_NOISE_PHILOX = 1,      /* A1111's philox model of torch CUDA randn */
+    SE_JOB_NOISE_CPU_DEFAULT = 2, /* torch CPU randn, portable (non-AVX2) kernel */
+} se_job_noise;
+/* "cpu" / "philox" / "cpu-default"; parse returns SE_ERR_INVALID_ARG for anything else. */
+const char *se_job_noise_name(se_job_noise n);
+se_status se_job_noise_parse(const char *s, se_job_noise *out);
+
+#define SE_MAX_IMAGE_SIDE 4096   /* pixels; sides must also be multiples of 8 * 2^(unet levels-1) */
+#define SE_MAX_JOB_STEPS 1000
+
+/* One image to render. */
+typedef struct se_job {
+    const char *prompt;          /* UTF-8, required */
+    uint64_t seed;               /* noise seed */
+    int steps;                   /* sampler steps, 1..SE_MAX_JOB_STEPS (default 4) */
+    int width, height;           /* pixels (default 1024 x 1024) */
+    se_job_noise noise;          /* default SE_JOB_NOISE_CPU */
+    const float *start_latents;  /* optional unit noise [4, height/8, width/8] used instead of
+                                    the seed's noise (scaled by the schedule like the noise) */
+    uint8_t *rgb;                /* output: width*height*3 bytes, interleaved RGB, row-major */
+} se_job;
+
+void se_job_init(se_job *j);
+
+/* What happened to one job. */
+typedef struct se_job_result {
+    se_status status;            /* SE_OK: rgb is filled */
+    char error[256];             /* the message when status != SE_OK */
+    char warning[256];           /* e.g. "prompt truncated: 12 tokens dropped"; "" when none */
+} se_job_result;
+
+/* Progress of a render call. */
+typedef enum se_stage {
+    SE_STAGE_TEXT = 0,           /* encoding prompts */
+    SE_STAGE_DENOISE = 1,        /* after UNet step `step` of `steps` */
+    SE_STAGE_DECODE = 2,         /* VAE decode of the batch */
+    SE_STAGE_DONE = 3,           /* the batch's jobs are finished */
+} se_stage;
+
+typedef struct se_progress {
+    se_stage stage;
+    int step, steps;             /* SE_STAGE_DENOISE: steps done so far (1..steps) */
+    size_t batch_first;          /* index of the batch's first job in the call's job array */
+    size_t batch_size;           /* jobs in the batch now running */
+    size_t jobs_done, jobs_total; /* over the whole call */
+} se_progress;
+
+typedef void (*se_progress_fn)(void *user, const se_progress *p);
+
+/* Renders njobs jobs with model m. Jobs with the same steps and size run together in batches of
+ * up to max_batch through every network; each job's noise is its own (its seed, its generator).
+ * A job that is invalid (size, steps, prompt) or whose batch fails gets its own status in
+ * results[i]; the others still render. Returns SE_OK when every job succeeded, otherwise the
+ * first failing job's status (results[] say which). progress may be NULL. */
+se_status se_engine_render(se_engine *e, se_model *m, const se_job *jobs, size_t njobs,
+                           se_job_result *results, se_progress_fn progress, void *user);
+
 #ifdef __cplusplus
 }
 #endif
