@@ -20,12 +20,12 @@ __global__ void act_kernel(const void *x, int xdt, void *y, int ydt, int64_t n, 
     }
 }
 
-/* x rows of 2h, y rows of h. */
-__global__ void geglu_kernel(const void *x, int xdt, void *y, int ydt, int64_t n, int64_t h) {
-    SE_GRID_STRIDE(i, n) {
-        int64_t r = i / h, j = i - r * h;
+/* x rows of 2h, y rows of h; one row per blockIdx.x. */
+__global__ void geglu_kernel(const void *x, int xdt, void *y, int ydt, int64_t h) {
+    const int64_t r = blockIdx.x;
+    SE_ROW_STRIDE(j, h) {
         float a = se_ld(x, xdt, r * 2 * h + j), g = se_ld(x, xdt, r * 2 * h + h + j);
-        se_st(y, ydt, i, a * gelu_erf(g));
+        se_st(y, ydt, r * h + j, a * gelu_erf(g));
     }
 }
 
@@ -42,8 +42,10 @@ extern "C" se_status se_cuda_act(se_cuda *c, const se_op *op) {
             return se_fail(SE_ERR_SHAPE, "cuda geglu: x '%s' has %lld elements, dst '%s' %lld: "
                            "expected x = 2 * dst", x->name, (long long)se_tensor_numel(x), y->name,
                            (long long)n);
-        geglu_kernel<<<se_cuda_blocks(n), 256, 0, c->stream>>>(x->data, x->dtype, y->data,
-                                                                 y->dtype, n, h);
+        if (n / h > 0x7fffffffLL)
+            return se_fail(SE_ERR_UNSUPPORTED, "cuda geglu: %lld rows", (long long)(n / h));
+        geglu_kernel<<<se_cuda_rows_grid(n / h, h), 256, 0, c->stream>>>(x->data, x->dtype, y->data,
+                                                                        y->dtype, h);
         SE_CU_LAUNCH(name);
         return SE_OK;
     }

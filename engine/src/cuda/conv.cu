@@ -68,10 +68,12 @@ __global__ void epilogue(const float *acc, void *y, int ydt, const void *bias, i
         se_st(y, ydt, row * Wo + xo, src[xo] + bv);
 }
 
-/* y[b][co][:] = bias[co] for the 1x1 path (the GEMM then accumulates with beta = 1). */
-__global__ void fill_rows(void *y, int ydt, const void *bias, int bdt, int64_t n, int64_t Cout,
-                          int64_t HW) {
-    SE_GRID_STRIDE(i, n) se_st(y, ydt, i, se_ld(bias, bdt, (i / HW) % Cout));
+/* y[b][co][:] = bias[co] for the 1x1 path (the GEMM then accumulates with beta = 1); one
+ * (b, co) row per blockIdx.x. */
+__global__ void fill_rows(void *y, int ydt, const void *bias, int bdt, int64_t Cout, int64_t HW) {
+    const int64_t row = blockIdx.x;
+    const float v = se_ld(bias, bdt, row % Cout);
+    SE_ROW_STRIDE(j, HW) se_st(y, ydt, row * HW + j, v);
 }
 
 constexpr size_t kScratchBudget = (size_t)1 << 30;   /* packed input + F32 grid per batch chunk */
@@ -81,9 +83,10 @@ se_status conv_1x1(se_cuda *c, const se_op *op, int64_t B, int64_t Cin, int64_t 
     const se_tensor *x = op->src[0], *w = op->src[1], *bias = op->src[2];
     se_tensor *y = op->dst;
     if (bias) {
-        int64_t n = B * Cout * HW;
-        fill_rows<<<se_cuda_blocks(n), 256, 0, c->stream>>>(y->data, y->dtype, bias->data,
-                                                            bias->dtype, n, Cout, HW);
+        if (B * Cout > 0x7fffffffLL)
+            return se_fail(SE_ERR_UNSUPPORTED, "cuda conv2d: %lld output rows", (long long)(B * Cout));
+        fill_rows<<<se_cuda_rows_grid(B * Cout, HW), 256, 0, c->stream>>>(y->data, y->dtype, bias->data,
+                                                                         bias->dtype, Cout, HW);
         SE_CU_LAUNCH("conv2d");
     }
     se_gemm g{};

@@ -137,6 +137,18 @@ static inline unsigned se_cuda_blocks(int64_t n) {
 #endif
 
 #ifdef __CUDACC__
+/* A grid for "one row per blockIdx.x, the row's columns over blockIdx.y x 256 threads (and a
+ * loop)": no per-element integer division. rows must be < 2^31 (callers check). */
+static inline dim3 se_cuda_rows_grid(int64_t rows, int64_t cols) {
+    int64_t y = (cols + 255) / 256;
+    if (y < 1) y = 1;
+    if (y > 64) y = 64;
+    return dim3((unsigned)(rows < 1 ? 1 : rows), (unsigned)y);
+}
+#define SE_ROW_STRIDE(j, cols)                                                                    \
+    for (int64_t j = (int64_t)blockIdx.y * blockDim.x + threadIdx.x; j < (cols);                  \
+         j += (int64_t)gridDim.y * blockDim.x)
+
 /* ---- device helpers shared by the kernels ---- */
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>

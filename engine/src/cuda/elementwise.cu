@@ -8,9 +8,10 @@
 
 namespace {
 
+template <typename I>
 struct bcast {
-    int64_t ne[SE_MAX_DIMS];   /* a's (= dst's) extents, padded to 4 with leading 1s */
-    int64_t sb[SE_MAX_DIMS];   /* b's element strides per dim of a (0 where b broadcasts) */
+    I ne[SE_MAX_DIMS];         /* a's (= dst's) extents, padded to 4 with leading 1s */
+    I sb[SE_MAX_DIMS];         /* b's element strides per dim of a (0 where b broadcasts) */
 };
 
 __global__ void add_same(const void *a, int adt, const void *b, int bdt, void *y, int ydt,
@@ -18,16 +19,19 @@ __global__ void add_same(const void *a, int adt, const void *b, int bdt, void *y
     SE_GRID_STRIDE(i, n) se_st(y, ydt, i, se_ld(a, adt, i) + se_ld(b, bdt, i));
 }
 
+/* I: the index type (uint32_t when every count fits: cheaper division). */
+template <typename I>
 __global__ void add_bcast(const void *a, int adt, const void *b, int bdt, void *y, int ydt,
-                          int64_t n, bcast bc) {
+                          int64_t n, bcast<I> bc) {
     SE_GRID_STRIDE(i, n) {
-        int64_t r = i, off = 0;
+        I r = (I)i, off = 0;
+#pragma unroll
         for (int d = SE_MAX_DIMS - 1; d >= 0; d--) {
-            int64_t cd = r % bc.ne[d];
+            I cd = r % bc.ne[d];
             r /= bc.ne[d];
             off += cd * bc.sb[d];
         }
-        se_st(y, ydt, i, se_ld(a, adt, i) + se_ld(b, bdt, off));
+        se_st(y, ydt, i, se_ld(a, adt, i) + se_ld(b, bdt, (int64_t)off));
     }
 }
 
@@ -64,7 +68,7 @@ extern "C" se_status se_cuda_elementwise(se_cuda *c, const se_op *op) {
     if (b->ndim > a->ndim)
         return se_fail(SE_ERR_SHAPE, "cuda add: b '%s' has more dims (%d) than a '%s' (%d)",
                        b->name, b->ndim, a->name, a->ndim);
-    bcast bc;
+    bcast<int64_t> bc;
     int pad = SE_MAX_DIMS - a->ndim, bpad = SE_MAX_DIMS - b->ndim;
     int64_t bstride = 1;
     for (int d = SE_MAX_DIMS - 1; d >= 0; d--) {
@@ -83,8 +87,15 @@ extern "C" se_status se_cuda_elementwise(se_cuda *c, const se_op *op) {
         SE_CU_LAUNCH(name);
         return SE_OK;
     }
-    add_bcast<<<se_cuda_blocks(n), 256, 0, c->stream>>>(a->data, a->dtype, b->data, b->dtype,
-                                                        y->data, y->dtype, n, bc);
+    if (n <= 0x7fffffffLL) {
+        bcast<uint32_t> b32;
+        for (int d = 0; d < SE_MAX_DIMS; d++) b32.ne[d] = (uint32_t)bc.ne[d], b32.sb[d] = (uint32_t)bc.sb[d];
+        add_bcast<uint32_t><<<se_cuda_blocks(n), 256, 0, c->stream>>>(a->data, a->dtype, b->data,
+                                                                      b->dtype, y->data, y->dtype, n, b32);
+    } else {
+        add_bcast<int64_t><<<se_cuda_blocks(n), 256, 0, c->stream>>>(a->data, a->dtype, b->data,
+                                                                     b->dtype, y->data, y->dtype, n, bc);
+    }
     SE_CU_LAUNCH(name);
     return SE_OK;
 }

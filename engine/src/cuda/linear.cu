@@ -8,13 +8,10 @@
 
 namespace {
 
-__global__ void fill_bias_k(void *dst, int ddt, int64_t ldd, int64_t M, int64_t N,
-                            const void *bias, int bdt) {
-    int64_t n = M * N;
-    SE_GRID_STRIDE(i, n) {
-        int64_t r = i / N, j = i - r * N;
-        se_st(dst, ddt, r * ldd + j, se_ld(bias, bdt, j));
-    }
+/* One dst row per blockIdx.x. */
+__global__ void fill_bias_k(void *dst, int ddt, int64_t ldd, int64_t N, const void *bias, int bdt) {
+    const int64_t r = blockIdx.x;
+    SE_ROW_STRIDE(j, N) se_st(dst, ddt, r * ldd + j, se_ld(bias, bdt, j));
 }
 
 }  // namespace
@@ -22,7 +19,9 @@ __global__ void fill_bias_k(void *dst, int ddt, int64_t ldd, int64_t M, int64_t 
 extern "C" se_status se_cuda_fill_bias(se_cuda *c, const char *opname, void *dst, se_dtype ddt,
                                        int64_t ldd, int64_t M, int64_t N, const void *bias,
                                        se_dtype bdt) {
-    fill_bias_k<<<se_cuda_blocks(M * N), 256, 0, c->stream>>>(dst, ddt, ldd, M, N, bias, bdt);
+    if (M > 0x7fffffffLL)
+        return se_fail(SE_ERR_UNSUPPORTED, "cuda %s: %lld rows", opname, (long long)M);
+    fill_bias_k<<<se_cuda_rows_grid(M, N), 256, 0, c->stream>>>(dst, ddt, ldd, N, bias, bdt);
     SE_CU_LAUNCH(opname);
     return SE_OK;
 }

@@ -19,13 +19,14 @@ __global__ void upsample2x(const void *x, int xdt, void *y, int ydt, int64_t W) 
     }
 }
 
-/* dst viewed as [outer, ca + cb, inner]. */
+/* dst viewed as [outer, ca + cb, inner]; I = index type (uint32_t when counts fit). */
+template <typename I>
 __global__ void concat_k(const void *a, int adt, const void *b, int bdt, void *y, int ydt,
-                         int64_t n, int64_t ca, int64_t cb, int64_t inner) {
+                         int64_t n, I ca, I cb, I inner) {
     SE_GRID_STRIDE(i, n) {
-        int64_t in = i % inner, t = i / inner, j = t % (ca + cb), o = t / (ca + cb);
-        float v = j < ca ? se_ld(a, adt, (o * ca + j) * inner + in)
-                         : se_ld(b, bdt, (o * cb + (j - ca)) * inner + in);
+        I ii = (I)i, in = ii % inner, t = ii / inner, j = t % (ca + cb), o = t / (ca + cb);
+        float v = j < ca ? se_ld(a, adt, (int64_t)((o * ca + j) * inner + in))
+                         : se_ld(b, bdt, (int64_t)((o * cb + (j - ca)) * inner + in));
         se_st(y, ydt, i, v);
     }
 }
@@ -82,9 +83,13 @@ se_status do_concat(se_cuda *c, const se_op *op) {
         return se_fail(SE_ERR_SHAPE, "cuda concat: %lld + %lld != %lld along dim %d",
                        (long long)a->ne[dim], (long long)b->ne[dim], (long long)y->ne[dim], dim);
     int64_t n = se_tensor_numel(y);
-    concat_k<<<se_cuda_blocks(n), 256, 0, c->stream>>>(a->data, a->dtype, b->data, b->dtype,
-                                                       y->data, y->dtype, n, a->ne[dim],
-                                                       b->ne[dim], inner);
+    if (n <= 0x7fffffffLL)
+        concat_k<uint32_t><<<se_cuda_blocks(n), 256, 0, c->stream>>>(
+            a->data, a->dtype, b->data, b->dtype, y->data, y->dtype, n, (uint32_t)a->ne[dim],
+            (uint32_t)b->ne[dim], (uint32_t)inner);
+    else
+        concat_k<int64_t><<<se_cuda_blocks(n), 256, 0, c->stream>>>(
+            a->data, a->dtype, b->data, b->dtype, y->data, y->dtype, n, a->ne[dim], b->ne[dim], inner);
     SE_CU_LAUNCH("concat");
     return SE_OK;
 }
