@@ -6,8 +6,9 @@
  * Naive: one query at a time in double.
  * Fast: work items are (batch, head, tile of tq queries), spread over the pool. Per item:
  * S = scale * Q_tile K^T (one GEMM into per-thread scratch of tq x Nk floats, so the score
- * matrix is never larger than a tile), a row softmax (causal: keys past the query are dropped),
- * then O_tile = S V (a second GEMM written straight into the output's head columns).
+ * matrix is never larger than a tile), S = exp(S - rowmax) (causal: keys past the query get 0),
+ * then O_tile = S V (a second GEMM written straight into the output's head columns), and each
+ * output row is divided by its row sum (D values, not Nk).
  * tq is as large as keeps the score tile within ATT_TILE_BYTES (cache-resident, and taller
  * tiles make better GEMMs), but small enough to give every thread several items, and never
  * below 64 when a head's K/V are large (each item repacks them).
@@ -63,14 +64,31 @@ typedef struct att_job {
     float scale;
 } att_job;
 
-/* Softmax of row r (n entries) in place: subtract the max, exponentiate, normalise. */
-static CPU_INLINE void softmax_inplace_impl(float *r, int64_t n) {
-    float mx = cpu_max(r, n);
-    for (int64_t j = 0; j < n; j++) r[j] = cpu_expf(r[j] - mx);
-    float inv = 1.0f / cpu_sum(r, n);
-    for (int64_t j = 0; j < n; j++) r[j] *= inv;
+/* Unnormalised softmax of row r (n entries) in place: r = exp(r - max); returns 1 / sum, which
+ * the caller applies to the (much narrower) output row instead of to the n probabilities. */
+static CPU_INLINE void softmax_rows_impl(float *S, int64_t nq, int64_t nk, int64_t q0, int causal,
+                                         float *inv_out) {
+    for (int64_t i = 0; i < nq; i++) {
+        float *r = S + i * nk;
+        int64_t n = causal ? q0 + i + 1 : nk;
+        float mx = cpu_max(r, n);
+        float a[CPU_LANES] = {0};
+        int64_t j = 0;
+        for (; j + CPU_LANES <= n; j += CPU_LANES)
+            for (int k = 0; k < CPU_LANES; k++) {
+                float v = cpu_expf(r[j + k] - mx);
+                r[j + k] = v;
+                a[k] += v;
+            }
+        float sum = 0.0f;
+        for (int k = 0; k < CPU_LANES; k++) sum += a[k];
+        for (; j < n; j++) sum += (r[j] = cpu_expf(r[j] - mx));
+        for (j = n; j < nk; j++) r[j] = 0.0f;  /* causal: masked keys weigh nothing */
+        inv_out[i] = 1.0f / sum;
+    }
 }
-CPU_MULTIVERSION(softmax_inplace, (float *r, int64_t n), (r, n))
+CPU_MULTIVERSION(softmax_rows, (float *S, int64_t nq, int64_t nk, int64_t q0, int causal, float *inv_out),
+                 (S, nq, nk, q0, causal, inv_out))
 
 static void att_items(void *arg, int64_t i0, int64_t i1, int tid) {
     const att_job *a = arg;
@@ -84,14 +102,12 @@ static void att_items(void *arg, int64_t i0, int64_t i1, int tid) {
         const float *K = a->k + b * a->Nk * a->C + h * a->D;
         const float *V = a->v + b * a->Nk * a->C + h * a->D;
         float *O = a->y + (b * a->Nq + q0) * a->C + h * a->D;
+        float *inv = S + a->tq * a->Nk;  /* tq floats after the score tile */
         cpu_sgemm(false, true, nq, nk, a->D, a->scale, Q, a->C, K, a->C, 0.0f, S, nk);
-        for (int64_t i = 0; i < nq; i++) {
-            float *row = S + i * nk;
-            int64_t valid = a->causal ? q0 + i + 1 : nk;
-            softmax_inplace(row, valid);
-            for (int64_t j = valid; j < nk; j++) row[j] = 0.0f;
-        }
+        softmax_rows(S, nq, nk, q0, a->causal, inv);
         cpu_sgemm(false, false, nq, a->D, nk, 1.0f, S, nk, V, a->C, 0.0f, O, a->C);
+        for (int64_t i = 0; i < nq; i++)
+            for (int64_t d = 0; d < a->D; d++) O[i * a->C + d] *= inv[i];
     }
 }
 
@@ -117,7 +133,7 @@ se_status cpu_attention_fast(se_cpu *c, const se_op *op) {
     tq = (tq + 7) / 8 * 8;
     a.tq = tq < 8 ? 8 : tq;
     a.tiles = (a.Nq + a.tq - 1) / a.tq;
-    SE_TRY(cpu_scratch_reserve(c, (size_t)(a.tq * a.Nk)));
+    SE_TRY(cpu_scratch_reserve(c, (size_t)(a.tq * a.Nk + a.tq)));
     cpu_parallel_for(c, bh * a.tiles, 1, att_items, &a);
     return SE_OK;
 }

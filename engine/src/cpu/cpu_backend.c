@@ -9,13 +9,25 @@
 
 #include "cpu/cpu_internal.h"
 
-bool cpu_use_v3 = false;
+int cpu_isa = 0;
 
-/* Enables the AVX2+FMA builds of the hot loops when this CPU has them. */
+/* Picks the widest build of the hot loops this CPU runs: x86-64-v4 needs AVX-512 F/BW/DQ/VL,
+ * x86-64-v3 needs AVX2, FMA, BMI1/2 and F16C. STRIKE_CPU_ISA=0|3|4 lowers it (for testing). */
 void cpu_detect_features(void) {
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
     __builtin_cpu_init();
-    cpu_use_v3 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    int isa = 0;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+        __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2") &&
+        __builtin_cpu_supports("f16c"))
+        isa = 3;
+    if (isa == 3 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+        isa = 4;
+    const char *env = getenv("STRIKE_CPU_ISA");
+    if (env && (env[0] == '0' || env[0] == '3' || env[0] == '4') && env[1] == '\0' && env[0] - '0' < isa)
+        isa = env[0] - '0';
+    cpu_isa = isa;
 #endif
 }
 

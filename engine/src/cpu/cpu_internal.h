@@ -106,24 +106,28 @@ se_status cpu_scale_add_naive(const se_op *op);
 se_status cpu_elementwise_fast(se_cpu *c, const se_op *op); /* ADD, SCALE_ADD */
 se_status cpu_timestep_embedding(const se_op *op);
 
-/* Hot fast-path loops are compiled twice: for baseline x86-64 and for x86-64-v3 (AVX2 + FMA),
- * and the backend picks one at run time (cpu_use_v3, set from the CPU's features when a backend
- * is created). The default build stays portable, no -march flag is needed, and there is no ifunc
- * (which sanitizers and static links handle badly). Usage, for a body written once:
+/* Hot fast-path loops are compiled three times: for baseline x86-64, for x86-64-v3 (AVX2 + FMA)
+ * and for x86-64-v4 (AVX-512), and the backend picks one at run time (cpu_isa, set from the
+ * CPU's features when a backend is created). The default build stays portable, no -march flag
+ * is needed, and there is no ifunc (which sanitizers and static links handle badly). Usage, for
+ * a body written once:
  *
  *   static CPU_INLINE void foo_impl(const se_op *op, int64_t a, int64_t b) { ...loops... }
  *   CPU_MULTIVERSION(foo, (const se_op *op, int64_t a, int64_t b), (op, a, b))
  *
  * defines static void foo(...) that calls the right build of foo_impl. */
-extern bool cpu_use_v3;
+extern int cpu_isa;   /* 0 baseline, 3 x86-64-v3, 4 x86-64-v4 */
 void cpu_detect_features(void);
 #define CPU_INLINE inline __attribute__((always_inline))
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
 #define CPU_MULTIVERSION(name, params, args)                                                      \
+    __attribute__((target("arch=x86-64-v4"))) static void name##_v4 params { name##_impl args; } \
     __attribute__((target("arch=x86-64-v3"))) static void name##_v3 params { name##_impl args; } \
     static void name##_base params { name##_impl args; }                                        \
     static void name params {                                                                   \
-        if (cpu_use_v3)                                                                         \
+        if (cpu_isa >= 4)                                                                       \
+            name##_v4 args;                                                                     \
+        else if (cpu_isa == 3)                                                                  \
             name##_v3 args;                                                                     \
         else                                                                                    \
             name##_base args;                                                                   \
@@ -178,37 +182,41 @@ static inline float cpu_gelu_fast(float x) { return 0.5f * x * (1.0f + cpu_erf_f
 
 static inline float cpu_silu_fast(float x) { return x * (1.0f / (1.0f + cpu_expf(-x))); }
 
-/* Sum and maximum of n floats with 8 independent partial results, so the compiler can keep them
- * in one vector register (a plain float reduction may not be reordered, so it never vectorises). */
+/* Sum and maximum of n floats with 16 independent partial results, so the compiler can keep them
+ * in vector registers (a plain float reduction may not be reordered, so it never vectorises).
+ * 16 lanes fill one AVX-512 register or two AVX2 ones. */
+#define CPU_LANES 16
 static inline float cpu_sum(const float *x, int64_t n) {
-    float a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    float a[CPU_LANES] = {0};
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) a[k] += x[i + k];
-    float s = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+    for (; i + CPU_LANES <= n; i += CPU_LANES)
+        for (int k = 0; k < CPU_LANES; k++) a[k] += x[i + k];
+    float s = 0.0f;
+    for (int k = 0; k < CPU_LANES; k++) s += a[k];
     for (; i < n; i++) s += x[i];
     return s;
 }
 
 static inline float cpu_max(const float *x, int64_t n) {
-    float a[8];
+    float a[CPU_LANES];
     int64_t i = 0;
-    for (int k = 0; k < 8; k++) a[k] = n > 0 ? x[0] : -INFINITY;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) a[k] = x[i + k] > a[k] ? x[i + k] : a[k];
+    for (int k = 0; k < CPU_LANES; k++) a[k] = n > 0 ? x[0] : -INFINITY;
+    for (; i + CPU_LANES <= n; i += CPU_LANES)
+        for (int k = 0; k < CPU_LANES; k++) a[k] = x[i + k] > a[k] ? x[i + k] : a[k];
     float m = a[0];
-    for (int k = 1; k < 8; k++) m = a[k] > m ? a[k] : m;
+    for (int k = 1; k < CPU_LANES; k++) m = a[k] > m ? a[k] : m;
     for (; i < n; i++) m = x[i] > m ? x[i] : m;
     return m;
 }
 
 /* Sum of squared deviations from mean. */
 static inline float cpu_sumsq_dev(const float *x, int64_t n, float mean) {
-    float a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    float a[CPU_LANES] = {0};
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) a[k] += (x[i + k] - mean) * (x[i + k] - mean);
-    float s = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+    for (; i + CPU_LANES <= n; i += CPU_LANES)
+        for (int k = 0; k < CPU_LANES; k++) a[k] += (x[i + k] - mean) * (x[i + k] - mean);
+    float s = 0.0f;
+    for (int k = 0; k < CPU_LANES; k++) s += a[k];
     for (; i < n; i++) s += (x[i] - mean) * (x[i] - mean);
     return s;
 }
