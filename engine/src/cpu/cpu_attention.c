@@ -52,7 +52,7 @@ se_status cpu_attention_naive(const se_op *op) {
     return SE_OK;
 }
 
-#define ATT_TILE_BYTES ((int64_t)512 << 10)
+#define ATT_TILE_BYTES ((int64_t)256 << 10)
 #define ATT_TQ_MAX 256
 
 typedef struct att_job {
