@@ -346,7 +346,7 @@ static void bench_pipeline(se_backend *be, const se_unet_config *uc, const se_va
     pipe_free(be, &p);
     if (with_b8 && sm->ms_b1 >= 0 && pipe_alloc(be, uc, vc, up, 8, h, &p) == SE_OK) {
         double u8 = time_run(be, u, v, &p, RUN_UNET, 1, 1);
-        double ms8 = u8 >= 0 ? time_run(be, u, v, &p, RUN_FULL, 0, 1) : -1;
+        double ms8 = u8 >= 0 ? time_run(be, u, v, &p, RUN_FULL, 1, 1) : -1;
         if (ms8 > 0) {
             sm->ips_b8 = 8.0 / (ms8 * 1e-3);
             /* sdxl-lightning.md section 6: 6.761 TFLOP per UNet step, 10.470 per VAE decode
