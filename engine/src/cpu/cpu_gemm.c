@@ -34,7 +34,7 @@ void cpu_gemm_init(void) {
 /* Element (i, j) of op(X) for a row-major X with leading dimension ld. */
 #define AT(X, trans, i, j, ld) ((trans) ? (X)[(int64_t)(j) * (ld) + (i)] : (X)[(int64_t)(i) * (ld) + (j)])
 
-enum { BM = 64, BN = 256, BK = 256 };
+enum { BM = 64, BN = 128, BK = 128 };  /* panels: 32 KB + 64 KB on the stack */
 
 /* The fallback: blocks of op(A) and op(B) are packed into contiguous panels, then an i-k-j loop
  * whose inner loop runs over contiguous memory and vectorises. */
