@@ -228,6 +228,10 @@ typedef struct coord {
   size_t txn_cmds;              /* commands queued in the open transaction (0 = none) */
   char kp[64];                  /* key prefix (cfg.redis_prefix) */
   uint64_t epoch;               /* coordinator start counter (INCR), high half of lease ids */
+  char lock_token[96];          /* value of P:lock while this coordinator holds it */
+  uint64_t lock_ttl_ms;         /* P:lock expiry; refreshed every third of it */
+  uint64_t lock_refreshed_ms;   /* real monotonic ms of the last refresh */
+  long txn_lock_idx;            /* index of the lock refresh in the open transaction, -1 if none */
   uint32_t lease_seq;
   char coordinator_id[32];
   /* state */
@@ -297,6 +301,13 @@ sf_status rs_commit(coord *c);
 redisReply *rs_read(coord *c, const char *fmt, ...);
 /* Mark Redis as failed: close connections, schedule a reconnect. */
 void rs_fail(coord *c, const char *what);
+/* Take the coordinator lock P:lock (SET NX PX) or confirm we hold it. SF_OK, SF_ERR_CONFLICT
+ * (another coordinator holds it) or SF_ERR_REDIS. */
+sf_status rs_lock_acquire(coord *c);
+/* Queue the lock refresh into this iteration's transaction when due. */
+void rs_lock_refresh(coord *c);
+/* Delete the lock if it is ours (clean shutdown). */
+void rs_lock_release(coord *c);
 const char *rs_key(coord *c, char *buf, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

@@ -41,6 +41,26 @@ static void zmq_deliver(coord *c, out_sock s, const sf_peer *peer, const uint8_t
   st->sent++;
 }
 
+/* Connect to Redis, take the lock and load the state. On failure, schedule the next attempt:
+ * soon if another coordinator holds the lock, with backoff if Redis is unreachable. */
+static void redis_up_attempt(coord *c, const char *what) {
+  if (rs_connect(c) == SF_OK) {
+    sf_status st = store_load(c);
+    if (st == SF_OK) {
+      c->redis_backoff_ms = 0;
+      return;
+    }
+    if (st == SF_ERR_CONFLICT) {
+      state_clear(c);
+      rs_disconnect(c);
+      c->redis_up = 0;
+      c->redis_retry_ms = coord_now(c) + 500;
+      return;
+    }
+  }
+  rs_fail(c, what);
+}
+
 coord *coord_new(const coord_config *cfg) {
   coord *c = calloc(1, sizeof *c);
   if (!c) return NULL;
@@ -59,11 +79,10 @@ coord *coord_new(const coord_config *cfg) {
   c->rl.burst = 10;
   c->now_ms = sf_now_ms();
   snprintf(c->coordinator_id, sizeof c->coordinator_id, "c?");
-  if (rs_connect(c) == SF_OK && store_load(c) == SF_OK) {
-    c->redis_backoff_ms = 0;
-  } else {
-    rs_fail(c, "start-up");
-  }
+  c->lock_ttl_ms = c->cfg.heartbeat_ms * c->cfg.heartbeat_misses * 2;
+  if (c->lock_ttl_ms < 3000) c->lock_ttl_ms = 3000;
+  c->txn_lock_idx = -1;
+  redis_up_attempt(c, "start-up");
   return c;
 }
 
@@ -84,6 +103,7 @@ void coord_destroy(coord **pc) {
   if (!pc || !*pc) return;
   coord *c = *pc;
   out_flush(c, 0);
+  rs_lock_release(c);
   state_clear(c);
   workers_free(c);
   rs_disconnect(c);
@@ -126,12 +146,8 @@ void coord_tick(coord *c) {
   c->iteration++;
   if (!c->manual_clock) c->now_ms = sf_now_ms();
   if (!c->redis_up && !c->rw && coord_now(c) >= c->redis_retry_ms) {
-    if (rs_connect(c) == SF_OK && store_load(c) == SF_OK) {
-      SF_INFO("Redis is back: dispatch resumes");
-      c->redis_backoff_ms = 0;
-    } else {
-      rs_fail(c, "reconnect");
-    }
+    redis_up_attempt(c, "reconnect");
+    if (c->redis_up) SF_INFO("Redis is available: dispatch resumes");
   }
   workers_check(c);
   if (c->redis_up) {
@@ -141,6 +157,7 @@ void coord_tick(coord *c) {
   watch_tick(c);
   if (c->redis_up) {
     subs_flush_dirty(c);
+    rs_lock_refresh(c);
   } else {
     for (size_t i = 0; i < c->ndirty; i++) c->dirty[i]->in_dirty = 0;
     c->ndirty = 0;

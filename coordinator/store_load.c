@@ -163,6 +163,8 @@ static int load_sub(coord *c, uint64_t id) {
 
 sf_status store_load(coord *c) {
   state_clear(c);
+  sf_status lk = rs_lock_acquire(c);
+  if (lk != SF_OK) return lk;
   char k[128];
   redisReply *r = rs_read(c, "INCR %s", rs_key(c, k, sizeof k, "epoch"));
   if (!r) return SF_ERR_REDIS;
@@ -186,6 +188,16 @@ sf_status store_load(coord *c) {
   for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
     uint64_t id = strtoull(r->element[i]->str, NULL, 10);
     if (!id) continue;
+    if (sf_now_ms() - c->lock_refreshed_ms > c->lock_ttl_ms / 3) { /* long loads keep the lock */
+      redisReply *x = rs_read(c, "PEXPIRE %s %llu", rs_key(c, k, sizeof k, "lock"),
+                              (unsigned long long)c->lock_ttl_ms);
+      if (!x) {
+        freeReplyObject(r);
+        return SF_ERR_REDIS;
+      }
+      freeReplyObject(x);
+      c->lock_refreshed_ms = sf_now_ms();
+    }
     int rc = load_sub(c, id);
     if (rc < 0) {
       freeReplyObject(r);

@@ -490,6 +490,53 @@ static void test_unreadable_chunk(void) {
   coord_destroy(&c);
 }
 
+static long long redis_int(redisContext *x, const char *cmd, const char *key) {
+  redisReply *r = redisCommand(x, "%s %s", cmd, key);
+  long long v = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+  if (r) freeReplyObject(r);
+  return v;
+}
+
+/* One coordinator per prefix: a second one waits for the lock; a coordinator whose lock was taken
+ * writes nothing more; the lock passes on when its holder stops. */
+static void test_lock(void) {
+  redisContext *x = h_redis_conn(&g_redis);
+  CHECK(x != NULL);
+  if (!x) return;
+  coord *c1 = h_coord(&g_redis, "t8", short_times);
+  coord *c2 = h_coord(&g_redis, "t8", short_times);
+  CHECK(c1 && c1->redis_up);
+  CHECK(c2 && !c2->redis_up);
+  CHECK(h_create(c1, "token-lock-1", 0, NULL) != NULL);
+  CHECK(redis_int(x, "HLEN", "t8:tokens") == 1);
+  /* someone else takes the lock: c1's next transaction is discarded */
+  redisReply *r = redisCommand(x, "SET t8:lock intruder");
+  if (r) freeReplyObject(r);
+  CHECK(h_create(c1, "token-lock-2", 0, NULL) == NULL);
+  Strike__Envelope *e = h_cap_last(STRIKE__ENVELOPE__BODY_ERROR);
+  CHECK(e && e->error->status == SF_ERR_REDIS);
+  CHECK(!c1->redis_up);
+  CHECK(redis_int(x, "HLEN", "t8:tokens") == 1);
+  /* the intruder leaves; c2 gets the lock first, c1 keeps waiting */
+  r = redisCommand(x, "DEL t8:lock");
+  if (r) freeReplyObject(r);
+  c2->now_ms += 10000;
+  coord_tick(c2);
+  CHECK(c2->redis_up);
+  c1->now_ms += 10000;
+  coord_tick(c1);
+  CHECK(!c1->redis_up);
+  CHECK(h_create(c2, "token-lock-3", 0, NULL) != NULL);
+  CHECK(redis_int(x, "HLEN", "t8:tokens") == 2);
+  coord_destroy(&c2); /* releases the lock */
+  c1->now_ms += 10000;
+  coord_tick(c1);
+  CHECK(c1->redis_up);
+  h_cap_clear();
+  coord_destroy(&c1);
+  redisFree(x);
+}
+
 int main(void) {
   sf_log_set_level(SF_LOG_WARN);
   if (access(STRIKE_REDIS_SERVER, X_OK) != 0) {
@@ -507,6 +554,7 @@ int main(void) {
   test_restart_recovery();
   test_redis_memory();
   test_unreadable_chunk();
+  test_lock();
   h_cap_clear();
   h_redis_stop(&g_redis, SIGTERM);
   h_cleanup_dir(&g_redis);
