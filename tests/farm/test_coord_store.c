@@ -490,6 +490,48 @@ static void test_unreadable_chunk(void) {
   coord_destroy(&c);
 }
 
+/* Model routing: a worker that lists models only gets those; among runnable submissions of one
+ * priority, a worker gets the one whose model it has loaded first. */
+static void test_affinity(void) {
+  coord *c = h_coord(&g_redis, "t9", short_times);
+  char sa[32], sb[32];
+  const char *x = h_create(c, "token-model-a", 0, "model-a");
+  snprintf(sa, sizeof sa, "%s", x ? x : "");
+  x = h_create(c, "token-model-b", 0, "model-b");
+  snprintf(sb, sizeof sb, "%s", x ? x : "");
+  CHECK(h_chunk(c, sa, 0, 0, 500, 20, NULL) == SF_OK);
+  CHECK(h_chunk(c, sb, 0, 0, 500, 20, NULL) == SF_OK);
+  h_register(c, "peerB1", "worker-b-only", "model-b"); /* can run and has loaded model-b only */
+  h_cap_clear();
+  h_credit(c, "peerB1", 2000);
+  coord_tick(c);
+  h_shards sh = {.n = 0};
+  h_take_shards(&sh);
+  uint64_t a = 0, b = 0;
+  for (size_t i = 0; i < sh.n; i++) {
+    if (strcmp(sh.env[i]->shard->submission_id, sa) == 0) a += sh.env[i]->shard->count;
+    if (strcmp(sh.env[i]->shard->submission_id, sb) == 0) b += sh.env[i]->shard->count;
+    CHECK(strcmp(sh.env[i]->shard->model, "model-b") == 0);
+  }
+  CHECK_MSG(a == 0 && b == 500, "a %llu b %llu", (unsigned long long)a, (unsigned long long)b);
+  h_shards_free(&sh);
+  h_status st = h_get_status(c, sa);
+  CHECK(st.queued == 500);
+  /* a worker for any model takes model-a's jobs */
+  h_register(c, "peerAny", "worker-any", NULL);
+  h_cap_clear();
+  h_credit(c, "peerAny", 2000);
+  coord_tick(c);
+  h_take_shards(&sh);
+  a = 0;
+  for (size_t i = 0; i < sh.n; i++)
+    if (strcmp(sh.env[i]->shard->submission_id, sa) == 0) a += sh.env[i]->shard->count;
+  CHECK(a == 500);
+  h_shards_free(&sh);
+  h_cap_clear();
+  coord_destroy(&c);
+}
+
 static long long redis_int(redisContext *x, const char *cmd, const char *key) {
   redisReply *r = redisCommand(x, "%s %s", cmd, key);
   long long v = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
@@ -555,6 +597,7 @@ int main(void) {
   test_redis_memory();
   test_unreadable_chunk();
   test_lock();
+  test_affinity();
   h_cap_clear();
   h_redis_stop(&g_redis, SIGTERM);
   h_cleanup_dir(&g_redis);
