@@ -8,15 +8,19 @@
  *   (i < Hq, j < Wq; Wq is rounded up to a multiple of 8 so every tap's GEMM operand stays
  *   16-byte aligned for the tensor cores), and shift sx in [0, (kw-1)/s] is that plane moved
  *   left by sx columns. Tap (ky, kx) then reads plane (ky%s, kx%s, kx/s) at a whole-row offset
- *   (ky/s)*Wq, and out[b][co][y*Wq + x] += W_tap[co][:] . plane[:, y*Wq + x + off] is one GEMM
- *   [Cout x Cin] x [Cin x Ho*Wq] per tap, batched over images. Columns x >= Wo of that padded
+ *   (ky/s)*Wq. The taps of one kernel row ky with the same column phase px = kx%s read the
+ *   consecutive planes sx = 0..n-1 of phase (ky%s, px), which together form one [n*Cin x Q]
+ *   matrix with row stride PS. So out[b][co][y*Wq + x] += W_g[co][:] . planes[:, y*Wq + x + off]
+ *   is one GEMM [Cout x n*Cin] x [n*Cin x Ho*Wq] per (ky, px) group, batched over images: 3
+ *   GEMMs with K = 3*Cin for 3x3 stride 1 (6 for stride 2). Columns x >= Wo of that padded
  *   output grid are garbage and dropped by the epilogue, which adds the bias and converts to
- *   dst's dtype. Accumulation over taps is in an F32 buffer (fp32 accumulate, one rounding).
+ *   dst's dtype. Accumulation over the groups is in an F32 buffer (fp32 accumulate, one rounding).
  * The packed input is s*s*nsh planes per channel (3x the input for 3x3 stride 1: three column
  * shifts); the F32 output grid is Cout*Ho*Wq floats. Both are bounded by splitting the batch, and the
  * GEMMs are split along the output grid so the F32 accumulator of a chunk stays in L2.
  * 1x1 stride-1 unpadded convolutions are one batched GEMM straight on x and dst.
- * Weights are rearranged per call into [tap][Cout][Cin] (small next to the activations).
+ * Weights are rearranged per call into [group (ky, px)][Cout][sx][Cin] (small next to the
+ * activations).
  */
 #include "cuda/cuda_internal.h"
 
@@ -48,12 +52,13 @@ __global__ void pack_input(const void *x, int xdt, void *xp, int pdt, int Cin, i
     }
 }
 
-/* wt[tap][co][ci] = w[co][ci][ky][kx], tap = ky*kw + kx. */
-__global__ void pack_weights(const void *w, int dt, void *wt, int64_t Cout, int64_t Cin, int taps) {
-    int64_t n = Cout * Cin * taps;
-    SE_GRID_STRIDE(i, n) {
-        int64_t ci = i % Cin, t = i / Cin, co = t % Cout, tap = t / Cout;
-        se_st(wt, dt, i, se_ld(w, dt, (co * Cin + ci) * taps + tap));
+/* Group (ky, px) of the weights: wt[co][sx][ci] = w[co][ci][ky][px + s*sx], sx < n. */
+__global__ void pack_weights(const void *w, int dt, void *wt, int64_t Cout, int64_t Cin, int kh,
+                             int kw, int ky, int px, int s, int n) {
+    int64_t total = Cout * n * Cin;
+    SE_GRID_STRIDE(i, total) {
+        int64_t ci = i % Cin, t = i / Cin, sx = t % n, co = t / n;
+        se_st(wt, dt, i, se_ld(w, dt, ((co * Cin + ci) * kh + ky) * kw + px + s * sx));
     }
 }
 
@@ -124,6 +129,9 @@ extern "C" se_status se_cuda_conv2d(se_cuda *c, const se_op *op) {
     const se_dtype dt = x->dtype;
     const size_t esz = se_dtype_size(dt);
     const int taps = (int)(kh * kw), nsh = (int)((kw - 1) / s + 1);
+    if (kh > 8 || s > 4)
+        return se_fail(SE_ERR_UNSUPPORTED, "cuda conv2d: kernel height %lld or stride %d too large",
+                       (long long)kh, s);
     const int64_t Hp = H + 2 * p, Wp = W + 2 * p;
     const int64_t Hq = (Hp + s - 1) / s, Wq = ((Wp + s - 1) / s + 7) / 8 * 8;
     const int64_t Q = Ho * Wq, offmax = ((kh - 1) / s) * Wq;
@@ -146,12 +154,24 @@ extern "C" se_status se_cuda_conv2d(se_cuda *c, const se_op *op) {
     SE_TRY(se_cuda_scratch(c, "conv2d", (size_t)(taps * Cout * Cin) * esz, &wt));
     se_status st = se_cuda_scratch(c, "conv2d", pack_per_img * (size_t)nbc, &xp);
     if (st == SE_OK) st = se_cuda_scratch(c, "conv2d", acc_per_img * (size_t)nbc, (void **)&acc);
-    if (st == SE_OK) {
-        pack_weights<<<se_cuda_blocks(taps * Cout * Cin), 256, 0, c->stream>>>(w->data, dt, wt, Cout,
-                                                                            Cin, taps);
-        cudaError_t e = cudaGetLastError();
-        if (e != cudaSuccess) st = se_cuda_fail("conv2d", "pack_weights<<<>>>", __FILE__, __LINE__, e);
-    }
+    /* Weight groups (ky, px): n taps kx = px, px+s, ... < kw each, packed back to back. */
+    int64_t woff[8 * 4];
+    int gn[8 * 4];
+    int64_t wpos = 0;
+    for (int ky = 0; ky < (int)kh; ky++)
+        for (int px = 0; px < s; px++) {
+            const int g = ky * s + px, n = px < (int)kw ? ((int)kw - 1 - px) / s + 1 : 0;
+            gn[g] = n;
+            woff[g] = wpos;
+            wpos += Cout * n * Cin;
+            if (st == SE_OK && n > 0) {
+                pack_weights<<<se_cuda_blocks(Cout * n * Cin), 256, 0, c->stream>>>(
+                    w->data, dt, (char *)wt + (size_t)woff[g] * esz, Cout, Cin, (int)kh, (int)kw, ky,
+                    px, s, n);
+                cudaError_t e = cudaGetLastError();
+                if (e != cudaSuccess) st = se_cuda_fail("conv2d", "pack_weights<<<>>>", __FILE__, __LINE__, e);
+            }
+        }
     /* Output-grid chunk so that nb images x Cout x Qc floats stay in L2 (multiple of 8). */
     for (int64_t b0 = 0; st == SE_OK && b0 < B; b0 += nbc) {
         const int64_t nb = B - b0 < nbc ? B - b0 : nbc;
@@ -170,21 +190,24 @@ extern "C" se_status se_cuda_conv2d(se_cuda *c, const se_op *op) {
         if (Qc > Q) Qc = Q;
         for (int64_t q0 = 0; st == SE_OK && q0 < Q; q0 += Qc) {
             const int64_t qn = Q - q0 < Qc ? Q - q0 : Qc;
-            for (int tap = 0; st == SE_OK && tap < taps; tap++) {
-                const int ky = tap / (int)kw, kx = tap % (int)kw;
-                const int64_t plane = ((int64_t)((ky % s) * s + kx % s)) * nsh + kx / s;
+            bool first = true;
+            for (int g = 0; st == SE_OK && g < (int)kh * s; g++) {
+                const int ky = g / s, px = g % s, n = gn[g];
+                if (n == 0) continue;
+                const int64_t plane = ((int64_t)((ky % s) * s + px)) * nsh;   /* sx = 0 */
                 const int64_t off = (ky / s) * Wq;
-                se_gemm g{};
-                g.M = Cout; g.N = qn; g.K = Cin;
-                g.ab = dt; g.cdt = SE_F32;
-                g.A = (const char *)wt + (size_t)(tap * Cout * Cin) * esz; g.lda = Cin; g.sA = 0;
-                g.B = (const char *)xp + (size_t)(plane * Cin * PS + off + q0) * esz;
-                g.ldb = PS; g.sB = planes * Cin * PS;
-                g.C = acc + q0; g.ldc = Q; g.sC = Cout * Q;
-                g.batch = nb;
-                g.alpha = 1.0f;
-                g.beta = tap == 0 ? 0.0f : 1.0f;
-                st = se_cuda_gemm(c, "conv2d", &g);
+                se_gemm gm{};
+                gm.M = Cout; gm.N = qn; gm.K = n * Cin;
+                gm.ab = dt; gm.cdt = SE_F32;
+                gm.A = (const char *)wt + (size_t)woff[g] * esz; gm.lda = n * Cin; gm.sA = 0;
+                gm.B = (const char *)xp + (size_t)(plane * Cin * PS + off + q0) * esz;
+                gm.ldb = PS; gm.sB = planes * Cin * PS;
+                gm.C = acc + q0; gm.ldc = Q; gm.sC = Cout * Q;
+                gm.batch = nb;
+                gm.alpha = 1.0f;
+                gm.beta = first ? 0.0f : 1.0f;
+                first = false;
+                st = se_cuda_gemm(c, "conv2d", &gm);
             }
         }
         if (st != SE_OK) break;

@@ -40,20 +40,29 @@ def conv_sim(x, w, bias, s, p):
                 yy = py + s*iy - p; xx = px + s*ix - p
                 if 0 <= yy < H and 0 <= xx < W: v = xf[xbase + yy*W + xx]
             xp[ybase + e] = v
-    wt = np.zeros(taps*Cout*Cin); wf = w.ravel()
-    for i in range(wt.size):
-        ci = i % Cin; t = i // Cin; co = t % Cout; tap = t // Cout
-        wt[i] = wf[(co*Cin + ci)*taps + tap]
+    wf = w.ravel()
+    wt = np.full(taps*Cout*Cin, np.nan); woff = {}; gn = {}; wpos = 0
+    for ky in range(kh):
+        for px in range(s):
+            g = ky*s + px; n_ = (kw - 1 - px)//s + 1 if px < kw else 0
+            gn[g] = n_; woff[g] = wpos
+            for i in range(Cout*n_*Cin):     # pack_weights for group (ky, px)
+                ci = i % Cin; t = i // Cin; sx = t % n_; co = t // n_
+                wt[wpos + i] = wf[((co*Cin + ci)*kh + ky)*kw + px + s*sx]
+            wpos += Cout*n_*Cin
     acc = np.full(B*Cout*Q, np.nan)
     Qc = max(16, Q // 3 // 8 * 8)   # force several chunks
     for q0 in range(0, Q, Qc):
         qn = min(Qc, Q - q0)
-        for tap in range(taps):
-            ky, kx = tap // kw, tap % kw
-            plane = ((ky % s)*s + kx % s)*nsh + kx//s
+        first = True
+        for g in range(kh*s):
+            ky, px, n_ = g // s, g % s, gn[g]
+            if n_ == 0: continue
+            plane = ((ky % s)*s + px)*nsh
             off = (ky//s)*Wq
-            gemm(wt, Cin, 0, xp, PS, planes*Cin*PS, acc, Q, Cout*Q, Cout, qn, Cin, B,
-                 0.0 if tap == 0 else 1.0, tap*Cout*Cin, plane*Cin*PS + off + q0, q0)
+            gemm(wt, n_*Cin, 0, xp, PS, planes*Cin*PS, acc, Q, Cout*Q, Cout, qn, n_*Cin, B,
+                 0.0 if first else 1.0, woff[g], plane*Cin*PS + off + q0, q0)
+            first = False
     y = np.full(B*Cout*Ho*Wo, np.nan)
     for row in range(B*Cout*Ho):
         yo = row % Ho; co = (row // Ho) % Cout
@@ -73,7 +82,8 @@ def conv_ref(x, w, bias, s, p):
     return y + bias[None, :, None, None]
 
 for (B, Cin, H, W, Cout, k, s, p) in [(1,3,5,7,4,3,1,1),(2,5,8,6,3,3,2,1),(1,7,11,13,5,3,2,1),(2,3,6,6,2,3,1,0),
-                                      (1,4,5,5,7,1,2,0),(1,2,9,4,3,3,1,1),(2,2,7,9,3,3,2,0)]:
+                                      (1,4,5,5,7,1,2,0),(1,2,9,4,3,3,1,1),(2,2,7,9,3,3,2,0),
+                                      (1,3,9,9,2,5,2,2),(1,2,8,8,3,7,1,3),(1,2,11,10,2,3,3,1),(1,2,13,12,3,3,4,1)]:
     x = rng.standard_normal((B, Cin, H, W)); w = rng.standard_normal((Cout, Cin, k, k)); b = rng.standard_normal(Cout)
     ys = conv_sim(x, w, b, s, p); yr = conv_ref(x, w, b, s, p)
     err = np.abs(ys - yr).max()
