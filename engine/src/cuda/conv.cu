@@ -1,6 +1,7 @@
 /*
  * conv.cu - CONV2D on the GPU without an im2col buffer: a sum of shifted GEMMs (one per kernel
- * tap, 9 for 3x3) over a padded, phase-split copy of the input, all through cuBLAS.
+ * row and column phase, 3 for 3x3 stride 1) over a padded, phase-split, column-shifted copy of
+ * the input, all through cuBLAS.
  *
  * Layout: activations stay NCHW (op.h) and nothing is converted to NHWC. For stride s and pad p
  * the input is packed once per call into planes xph[b][phase][shift][ci][PS]:
