@@ -177,9 +177,11 @@ static se_status group(const se_st_file *f, lora_module **mods, size_t *nmods) {
         }
         const se_st_tensor **slot = role == 0 ? &m[j].down : role == 1 ? &m[j].up : &m[j].alpha;
         if (*slot) {
+            se_status st = se_fail(SE_ERR_FORMAT, "%s: LoRA module %s has two %s tensors",
+                                   se_st_path(f), m[j].key,
+                                   role == 0 ? "down" : role == 1 ? "up" : "alpha");
             free(m);
-            return se_fail(SE_ERR_FORMAT, "%s: LoRA module %s has two %s tensors", se_st_path(f),
-                           m[j].key, role == 0 ? "down" : role == 1 ? "up" : "alpha");
+            return st;
         }
         *slot = t;
     }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "io/lora.h"
 
 /* One diffusers-named tensor of a view. */
 typedef struct sf_entry {
@@ -442,4 +443,117 @@ void se_sf_image_close(se_sf_image *img) {
         img->fd = -1;
         img->path[0] = '\0';
     }
+}
+
+/* ------------------------------------------------------------ networks ---- */
+
+/* One network's weight source while loading: a diffusers file, or the checkpoint's SGM tensors,
+ * seen as a view when it needs a transform or a LoRA. */
+typedef struct net_src {
+    const char *what;            /* "unet", "text_encoder", ... for messages */
+    const char *file;            /* diffusers-named weights, or NULL: the checkpoint */
+    se_st_file *own;             /* file opened here (for a view over it) */
+    se_sf_view *view;            /* NULL: load file / checkpoint directly */
+    se_sf_image img;             /* the materialised view */
+} net_src;
+
+/* Opens net's view: an identity view of its file, or the SGM component c of the checkpoint. */
+static se_status net_view(net_src *n, const se_st_file *ck, se_sf_component c,
+                          const se_unet_config *ucfg, se_dtype merge_dt) {
+    if (n->file) {
+        SE_TRY(se_st_open(n->file, &n->own));
+        SE_TRY(se_sf_view_identity(n->own, NULL, &n->view));
+    } else {
+        if (!ck)
+            return se_fail(SE_ERR_INVALID_ARG, "%s: no weights given (neither a file nor a "
+                           "checkpoint)", n->what);
+        SE_TRY(se_sf_view_new(ck, c, ucfg, &n->view));
+    }
+    se_sf_view_set_merge_dtype(n->view, merge_dt);
+    return SE_OK;
+}
+
+static void net_close(net_src *n) {
+    se_sf_image_close(&n->img);
+    se_sf_view_destroy(&n->view);
+    se_st_close(&n->own);
+}
+
+se_status se_sf_load_networks(const se_sf_sources *s, se_backend *be, se_unet **unet,
+                              se_clip **te1, se_clip **te2, se_vae **vae) {
+    if (unet) *unet = NULL;
+    if (te1) *te1 = NULL;
+    if (te2) *te2 = NULL;
+    if (vae) *vae = NULL;
+    net_src n[4] = {
+        {.what = "unet", .file = s->unet_file},
+        {.what = "text_encoder", .file = s->te1_file},
+        {.what = "text_encoder_2", .file = s->te2_file},
+        {.what = "vae", .file = s->vae_file},
+    };
+    for (int i = 0; i < 4; i++) n[i].img.fd = -1;
+    se_st_file *ck = NULL;
+    se_unet_config ucfg;
+    se_status st = SE_OK;
+    if (unet && !s->unet_config)
+        st = se_fail(SE_ERR_INVALID_ARG, "unet: no config.json given");
+    if (st == SE_OK && unet) st = se_unet_config_load(s->unet_config, &ucfg);
+    if (st == SE_OK && s->checkpoint) st = se_st_open(s->checkpoint, &ck);
+    bool want[4] = {unet != NULL, te1 != NULL, te2 != NULL, vae != NULL};
+    bool lora = s->lora && *s->lora;
+    se_dtype mdt = be->weight_dtype;
+    /* views: every network from the checkpoint except an SGM UNet without LoRA, plus the UNet
+     * and text encoders when a LoRA is merged */
+    for (int i = 0; i < 4 && st == SE_OK; i++) {
+        if (!want[i]) continue;
+        bool need = (!n[i].file && i != 0) || (lora && i != 3);
+        if (!n[i].file && !ck)
+            st = se_fail(SE_ERR_INVALID_ARG, "%s: no weights given (neither a file nor a "
+                         "checkpoint)", n[i].what);
+        else if (need)
+            st = net_view(&n[i], ck, (se_sf_component)i, i == 0 ? &ucfg : NULL, mdt);
+    }
+    if (st == SE_OK && lora) {
+        se_lora_targets tg = {.unet = n[0].view, .ucfg = unet ? &ucfg : NULL, .te1 = n[1].view,
+                              .te2 = n[2].view};
+        se_lora_stats ls;
+        st = se_lora_apply(s->lora, s->lora_strength, &tg, &ls);
+    }
+    for (int i = 0; i < 4 && st == SE_OK; i++)
+        if (n[i].view) st = se_sf_view_materialize(n[i].view, &n[i].img);
+    /* load */
+    const char *cfgs[4] = {s->unet_config, s->te1_config, s->te2_config, s->vae_config};
+    for (int i = 0; i < 4 && st == SE_OK; i++) {
+        if (!want[i]) continue;
+        const char *wpath = n[i].view ? n[i].img.path : n[i].file;
+        if (!cfgs[i]) {
+            st = se_fail(SE_ERR_INVALID_ARG, "%s: no config.json given", n[i].what);
+            break;
+        }
+        switch (i) {
+        case 0:
+            if (wpath) st = se_unet_new_from_files(cfgs[0], wpath, be, unet);
+            else st = se_unet_new_from_single_file(s->checkpoint, &ucfg, be, unet);
+            break;
+        case 1: st = se_clip_load_files(cfgs[1], wpath, n[1].what, be, te1); break;
+        case 2: st = se_clip_load_files(cfgs[2], wpath, n[2].what, be, te2); break;
+        case 3: st = se_vae_new_from_files(cfgs[3], wpath, be, vae); break;
+        }
+        if (st != SE_OK && n[i].view) { /* say where the view's tensors came from */
+            char msg[768];
+            snprintf(msg, sizeof msg, "%s", se_last_error());
+            st = se_fail(st, "%s (weights %s%s%s)", msg, n[i].file ? "from " : "from the SGM checkpoint ",
+                         n[i].file ? n[i].file : s->checkpoint, lora ? ", LoRA merged" : "");
+        }
+        net_close(&n[i]); /* frees the image as soon as the network holds its weights */
+    }
+    for (int i = 0; i < 4; i++) net_close(&n[i]);
+    se_st_close(&ck);
+    if (st != SE_OK) {
+        if (unet) se_unet_destroy(unet);
+        if (te1) se_clip_destroy(te1);
+        if (te2) se_clip_destroy(te2);
+        if (vae) se_vae_destroy(vae);
+    }
+    return st;
 }

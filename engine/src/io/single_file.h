@@ -33,6 +33,8 @@
 
 #include "io/safetensors.h"
 #include "io/sgm_names.h"
+#include "model/clip.h"
+#include "model/vae.h"
 #include "model/unet.h"
 
 /* Naming styles found in a file (bits; a file may have several). */
@@ -93,5 +95,30 @@ typedef struct se_sf_image {
 /* Writes the view as a safetensors image (see above). */
 se_status se_sf_view_materialize(const se_sf_view *v, se_sf_image *img);
 void se_sf_image_close(se_sf_image *img);
+
+/* ------------------------------------------------------------------------------------------
+ * Loading an SDXL model's networks from mixed sources (the plug-in point for the pipeline's
+ * se_model_load when a model has a single-file checkpoint and/or a LoRA):
+ * each network's weights come from its *_file (diffusers / transformers names) when given, else
+ * from the checkpoint's SGM tensors. Without a LoRA, files load directly and an SGM UNet loads
+ * through se_unet_new_from_single_file (name mapping, no copy); the SGM text encoders and VAE
+ * (which need q/k/v splits, a transpose and kernel squeezes) go through a materialised view.
+ * With a LoRA, the UNet and both text encoders are views, the LoRA is merged into them (fp32,
+ * merged tensors kept in be->weight_dtype) and the views are materialised and loaded.
+ * ------------------------------------------------------------------------------------------ */
+typedef struct se_sf_sources {
+    const char *checkpoint;              /* SGM single-file checkpoint, or NULL */
+    const char *unet_config, *unet_file; /* config.json (required); weights or NULL */
+    const char *te1_config, *te1_file;   /* CLIP-L */
+    const char *te2_config, *te2_file;   /* bigG */
+    const char *vae_config, *vae_file;   /* VAE */
+    const char *lora;                    /* LoRA file or NULL */
+    float lora_strength;                 /* its multiplier */
+} se_sf_sources;
+
+/* Loads the four networks (any out pointer may be NULL to skip that network; a LoRA then must
+ * not target it). On failure nothing is returned and the message names the part, file and tensor. */
+se_status se_sf_load_networks(const se_sf_sources *s, se_backend *be, se_unet **unet,
+                              se_clip **te1, se_clip **te2, se_vae **vae);
 
 #endif

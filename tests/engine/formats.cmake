@@ -1,0 +1,9 @@
+# Model formats: SGM single-file checkpoints, LoRA merging, model specs
+# (tests/reference/make_format_fixtures.py; fixtures in tests/fixtures/formats/).
+strike_engine_test(NAME engine_formats_sgm SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_formats.c ARGS sgm)
+foreach(style kohya_sgm kohya_diff peft)
+  add_test(NAME engine_formats_lora_${style} COMMAND engine_formats_sgm lora ${style})
+  set_tests_properties(engine_formats_lora_${style} PROPERTIES SKIP_RETURN_CODE 77 LABELS "engine")
+endforeach()
+add_test(NAME engine_formats_errors COMMAND engine_formats_sgm errors)
+set_tests_properties(engine_formats_errors PROPERTIES SKIP_RETURN_CODE 77 LABELS "engine")

@@ -1,0 +1,650 @@
+/*
+ * test_formats.c - single-file SGM checkpoints and LoRA merging against the reference
+ * (tests/reference/make_format_fixtures.py; fixtures in tests/fixtures/formats/).
+ *
+ *   test_formats sgm      every tensor of tiny_sgm.safetensors (UNet, CLIP-L, bigG, VAE), read
+ *                         through our SGM -> diffusers views, equals the diffusers files it was
+ *                         written from (the file itself is proven by diffusers' own single-file
+ *                         loaders in the script); the networks loaded from the checkpoint give
+ *                         the same UNet / CLIP / VAE outputs as those loaded from the folders;
+ *                         our UNet mapping agrees with se_unet_sgm_name for every tensor.
+ *   test_formats lora <kohya_sgm|kohya_diff|peft>
+ *                         merged weights vs the reference merge (rel err <= 1e-5 per tensor),
+ *                         untouched tensors unchanged, and the UNet output with the merged
+ *                         weights vs the reference (rel err <= 1e-4).
+ *   test_formats errors   incomplete / inconsistent files and LoRAs are refused with the tensor
+ *                         or key named.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/backend_cpu.h"
+#include "core/error.h"
+#include "io/lora.h"
+#include "io/safetensors.h"
+#include "io/sgm_names.h"
+#include "io/single_file.h"
+#include "model/clip.h"
+#include "model/unet.h"
+#include "model/vae.h"
+#include "test_util.h"
+
+#define FIX STRIKE_FIXTURES_DIR
+#define UNET_DIR FIX "/unet/tiny/unet"
+#define UNET_CFG UNET_DIR "/config.json"
+#define UNET_W UNET_DIR "/diffusion_pytorch_model.safetensors"
+#define TE1_DIR FIX "/clip/text_encoder"
+#define TE2_DIR FIX "/clip/text_encoder_2"
+#define VAE_DIR FIX "/vae/tiny"
+#define SGM FIX "/formats/tiny_sgm.safetensors"
+
+static se_backend *g_be;
+
+static double rel_err(const float *got, const float *ref, size_t n) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(got[i])) return INFINITY;
+        double d = (double)got[i] - (double)ref[i];
+        num += d * d;
+        den += (double)ref[i] * ref[i];
+    }
+    return den > 0 ? sqrt(num / den) : (num == 0 ? 0 : INFINITY);
+}
+
+/* Compares every entry of view v with the tensor of the same name in f (name with prefix
+ * `strip` removed in f, for the prefix-less CLIP-L fixture); counts matches. Every tensor of f
+ * accepted by keep() must be in the view. */
+static int compare_view(const se_sf_view *v, const se_st_file *f, const char *strip,
+                        bool (*keep)(const char *)) {
+    int same = 0;
+    size_t expected = 0;
+    for (size_t i = 0; i < se_st_count(f); i++) {
+        const se_st_tensor *t = se_st_at(f, i);
+        if (t->loadable && (!keep || keep(t->name))) expected++;
+    }
+    CHECK_MSG(se_sf_view_count(v) == expected, "view has %zu tensors, file %zu",
+              se_sf_view_count(v), expected);
+    for (size_t i = 0; i < se_sf_view_count(v); i++) {
+        const char *name = se_sf_view_name(v, i);
+        const char *fname = name;
+        if (strip && strncmp(name, strip, strlen(strip)) == 0 && !se_st_find(f, name))
+            fname = name + strlen(strip);
+        const se_st_tensor *t = se_st_find(f, fname);
+        CHECK_MSG(t != NULL, "view tensor %s not in %s", name, se_st_path(f));
+        if (!t) continue;
+        int64_t ne[SE_ST_MAX_DIMS];
+        int nd = se_sf_view_shape(v, i, ne);
+        CHECK_MSG(se_st_shape_is(t, nd, ne), "%s: shape differs", name);
+        if (!se_st_shape_is(t, nd, ne)) continue;
+        size_t n = (size_t)t->numel;
+        float *a = malloc(n * 4), *b = malloc(n * 4);
+        CHECK(se_sf_view_read_f32(v, i, a, n) == SE_OK);
+        CHECK(se_st_read_host(f, t, SE_F32, b, n * 4) == SE_OK);
+        bool eq = memcmp(a, b, n * 4) == 0;
+        CHECK_MSG(eq, "%s: values differ", name);
+        same += eq;
+        free(a);
+        free(b);
+    }
+    return same;
+}
+
+static bool vae_decoder_only(const char *n) {
+    return strncmp(n, "decoder.", 8) == 0 || strncmp(n, "post_quant_conv.", 16) == 0;
+}
+
+/* Backend tensor of host data. */
+static se_tensor up_tensor(const float *host, int nd, const int64_t *ne, void **mem) {
+    se_tensor t = se_tensor_make(SE_F32, nd, ne, NULL, "in");
+    size_t bytes = se_tensor_nbytes(&t);
+    *mem = NULL;
+    if (se_backend_alloc(g_be, bytes, mem) == SE_OK) {
+        t.data = *mem;
+        se_backend_set(g_be, t.data, host, bytes);
+    }
+    return t;
+}
+
+/* Runs u on the tiny UNet fixture's inputs; returns a malloc'ed output and its length. */
+static float *unet_out(se_unet *u, size_t *n) {
+    se_st_file *io = NULL;
+    *n = 0;
+    if (se_st_open(FIX "/unet/tiny/io.safetensors", &io) != SE_OK) return NULL;
+    const char *names[5] = {"in.sample", "in.timestep", "in.encoder_hidden_states",
+                            "in.text_embeds", "in.time_ids"};
+    se_tensor in[5];
+    void *mem[6] = {0};
+    for (int i = 0; i < 5; i++) {
+        const se_st_tensor *r = se_st_find(io, names[i]);
+        float *h = malloc((size_t)r->numel * 4);
+        se_st_read_host(io, r, SE_F32, h, (size_t)r->numel * 4);
+        in[i] = up_tensor(h, r->ndim, r->shape, &mem[i]);
+        free(h);
+    }
+    se_tensor out = se_tensor_make(SE_F32, 4, in[0].ne, NULL, "out");
+    size_t bytes = se_tensor_nbytes(&out);
+    float *host = NULL;
+    if (se_backend_alloc(g_be, bytes, &mem[5]) == SE_OK) {
+        out.data = mem[5];
+        se_status st = se_unet_forward(u, &in[0], &in[1], &in[2], &in[3], &in[4], &out);
+        CHECK_MSG(st == SE_OK, "forward: %s", se_last_error());
+        if (st == SE_OK) {
+            host = malloc(bytes);
+            se_tensor_get_data(g_be, &out, host, bytes);
+            *n = bytes / 4;
+        }
+    }
+    for (int i = 0; i < 6; i++) se_backend_free(g_be, mem[i]);
+    se_st_close(&io);
+    return host;
+}
+
+/* CLIP outputs (hidden[-2] and pooled) for fixed ids. */
+static float *clip_out(se_clip *e, size_t *n) {
+    const int B = 1, T = 77;
+    int32_t ids[77];
+    for (int i = 0; i < T; i++) ids[i] = (i * 37 + 5) % 500;
+    ids[0] = 1;
+    const se_clip_config *c = se_clip_get_config(e);
+    int64_t hne[3] = {B, T, c->hidden}, pne[2] = {B, se_clip_pooled_dim(e)};
+    se_tensor h = se_tensor_make(SE_F32, 3, hne, NULL, "h"), p = se_tensor_make(SE_F32, 2, pne, NULL, "p");
+    void *mh = NULL, *mp = NULL;
+    se_backend_alloc(g_be, se_tensor_nbytes(&h), &mh);
+    se_backend_alloc(g_be, se_tensor_nbytes(&p), &mp);
+    h.data = mh;
+    p.data = mp;
+    se_status st = se_clip_encode(e, ids, B, T, 0, &h, &p);
+    CHECK_MSG(st == SE_OK, "clip: %s", se_last_error());
+    size_t nh = se_tensor_nbytes(&h) / 4, np = se_tensor_nbytes(&p) / 4;
+    float *host = malloc((nh + np) * 4);
+    se_tensor_get_data(g_be, &h, host, nh * 4);
+    se_tensor_get_data(g_be, &p, host + nh, np * 4);
+    se_backend_free(g_be, mh);
+    se_backend_free(g_be, mp);
+    *n = nh + np;
+    return host;
+}
+
+static float *vae_out(se_vae *v, size_t *n) {
+    const int h = 4, w = 6, C = 4;
+    float lat[4 * 4 * 6];
+    for (int i = 0; i < C * h * w; i++) lat[i] = (float)sin(i * 0.7) * 0.5f;
+    int up = se_vae_upscale(v);
+    *n = (size_t)3 * h * up * w * up;
+    float *img = malloc(*n * 4);
+    se_status st = se_vae_decode_host(v, lat, 1, h, w, img, NULL);
+    CHECK_MSG(st == SE_OK, "vae: %s", se_last_error());
+    return img;
+}
+
+static void check_same(const char *what, float *a, size_t na, float *b, size_t nb) {
+    CHECK_MSG(a && b && na == nb && na > 0, "%s: outputs missing", what);
+    if (a && b && na == nb) {
+        bool eq = memcmp(a, b, na * 4) == 0;
+        printf("  %s output from the SGM checkpoint: %s the diffusers folder's (%zu values)\n", what,
+               eq ? "identical to" : "DIFFERS from", na);
+        CHECK(eq);
+    }
+    free(a);
+    free(b);
+}
+
+static void run_sgm(void) {
+    se_st_file *f = NULL, *d = NULL;
+    se_status st = se_st_open(SGM, &f);
+    CHECK_MSG(st == SE_OK, "%s", se_last_error());
+    if (st != SE_OK) return;
+    unsigned styles = se_sf_detect(f);
+    char sb[128];
+    printf("styles: %s\n", se_sf_styles_str(styles, sb, sizeof sb));
+    CHECK(styles == (SE_SF_STYLE_SGM_UNET | SE_SF_STYLE_SGM_CLIP_L | SE_SF_STYLE_SGM_CLIP_G |
+                     SE_SF_STYLE_SGM_VAE));
+    se_unet_config uc;
+    CHECK(se_unet_config_load(UNET_CFG, &uc) == SE_OK);
+
+    struct {
+        se_sf_component c;
+        const char *file, *strip;
+        bool (*keep)(const char *);
+    } comps[] = {
+        {SE_SF_UNET, UNET_W, NULL, NULL},
+        {SE_SF_CLIP_L, TE1_DIR "/model.safetensors", "text_model.", NULL},
+        {SE_SF_CLIP_G, TE2_DIR "/model.safetensors", NULL, NULL},
+        {SE_SF_VAE, VAE_DIR "/diffusion_pytorch_model.safetensors", NULL, vae_decoder_only},
+    };
+    for (size_t k = 0; k < 4; k++) {
+        se_sf_view *v = NULL;
+        st = se_sf_view_new(f, comps[k].c, &uc, &v);
+        CHECK_MSG(st == SE_OK, "%s", se_last_error());
+        CHECK(se_st_open(comps[k].file, &d) == SE_OK);
+        if (v && d) {
+            int same = compare_view(v, d, comps[k].strip, comps[k].keep);
+            printf("  component %zu: %d of %zu tensors identical to %s\n", k, same,
+                   se_sf_view_count(v), comps[k].file);
+        }
+        if (v && comps[k].c == SE_SF_UNET) { /* agree with the UNet's own SGM name mapping */
+            int agree = 0;
+            for (size_t i = 0; i < se_sf_view_count(v); i++) {
+                char a[256], b[256];
+                const char *n = se_sf_view_name(v, i);
+                bool ok = se_unet_sgm_name(&uc, n, a, sizeof a) &&
+                          se_sgm_unet_from_diffusers(&uc, n, b, sizeof b);
+                const char *full = a;
+                if (strncmp(a, SE_SGM_PREFIX_UNET, strlen(SE_SGM_PREFIX_UNET)) == 0)
+                    full = a + strlen(SE_SGM_PREFIX_UNET);
+                CHECK_MSG(ok && strcmp(full, b) == 0, "%s: %s vs %s", n, a, b);
+                agree += ok && strcmp(full, b) == 0;
+            }
+            printf("  UNet names: %d agree with se_unet_sgm_name\n", agree);
+        }
+        se_st_close(&d);
+        se_sf_view_destroy(&v);
+    }
+    se_st_close(&f);
+
+    /* networks: from the checkpoint vs from the folders */
+    se_sf_sources s = {.checkpoint = SGM, .unet_config = UNET_CFG,
+                       .te1_config = TE1_DIR "/config.json", .te2_config = TE2_DIR "/config.json",
+                       .vae_config = VAE_DIR "/config.json"};
+    se_unet *u1 = NULL, *u2 = NULL;
+    se_clip *a1 = NULL, *a2 = NULL, *b1 = NULL, *b2 = NULL;
+    se_vae *v1 = NULL, *v2 = NULL;
+    st = se_sf_load_networks(&s, g_be, &u1, &a1, &b1, &v1);
+    CHECK_MSG(st == SE_OK, "load from checkpoint: %s", se_last_error());
+    CHECK(se_unet_new_from_dir(UNET_DIR, g_be, &u2) == SE_OK);
+    CHECK(se_clip_load(TE1_DIR, g_be, &a2) == SE_OK);
+    CHECK(se_clip_load(TE2_DIR, g_be, &b2) == SE_OK);
+    CHECK(se_vae_new_from_dir(VAE_DIR, g_be, &v2) == SE_OK);
+    if (st == SE_OK && u2 && a2 && b2 && v2) {
+        size_t na, nb;
+        float *x = unet_out(u1, &na), *y = unet_out(u2, &nb);
+        check_same("UNet", x, na, y, nb);
+        x = clip_out(a1, &na);
+        y = clip_out(a2, &nb);
+        check_same("CLIP-L", x, na, y, nb);
+        x = clip_out(b1, &na);
+        y = clip_out(b2, &nb);
+        check_same("bigG", x, na, y, nb);
+        x = vae_out(v1, &na);
+        y = vae_out(v2, &nb);
+        check_same("VAE", x, na, y, nb);
+    }
+    se_unet_destroy(&u1);
+    se_unet_destroy(&u2);
+    se_clip_destroy(&a1);
+    se_clip_destroy(&a2);
+    se_clip_destroy(&b1);
+    se_clip_destroy(&b2);
+    se_vae_destroy(&v1);
+    se_vae_destroy(&v2);
+}
+
+/* ------------------------------------------------------------------ LoRA ---- */
+
+static void run_lora(const char *style) {
+    char path[512];
+    snprintf(path, sizeof path, FIX "/formats/lora_%s.safetensors", style);
+    const char *refp = strncmp(style, "kohya", 5) == 0 ? "kohya" : "peft";
+    float strength = strcmp(refp, "kohya") == 0 ? 0.8f : 1.0f;
+    se_st_file *fu = NULL, *f1 = NULL, *f2 = NULL, *ref = NULL;
+    CHECK(se_st_open(UNET_W, &fu) == SE_OK);
+    CHECK(se_st_open(TE1_DIR "/model.safetensors", &f1) == SE_OK);
+    CHECK(se_st_open(TE2_DIR "/model.safetensors", &f2) == SE_OK);
+    CHECK(se_st_open(FIX "/formats/lora_ref.safetensors", &ref) == SE_OK);
+    if (!fu || !f1 || !f2 || !ref) return;
+    se_unet_config uc;
+    CHECK(se_unet_config_load(UNET_CFG, &uc) == SE_OK);
+    se_sf_view *vu = NULL, *v1 = NULL, *v2 = NULL;
+    CHECK(se_sf_view_identity(fu, NULL, &vu) == SE_OK);
+    CHECK(se_sf_view_identity(f1, NULL, &v1) == SE_OK);
+    CHECK(se_sf_view_identity(f2, NULL, &v2) == SE_OK);
+    se_lora_targets tg = {.unet = vu, .ucfg = &uc, .te1 = v1, .te2 = v2};
+    se_lora_stats ls;
+    se_status st = se_lora_apply(path, strength, &tg, &ls);
+    CHECK_MSG(st == SE_OK, "%s", se_last_error());
+    printf("%s: %d modules (unet %d, te1 %d, te2 %d), max rank %d\n", style, ls.modules, ls.unet,
+           ls.te1, ls.te2, ls.rank_max);
+    int nref = 0;
+    double worst = 0;
+    char pre[32];
+    snprintf(pre, sizeof pre, "%s.", refp);
+    for (size_t i = 0; i < se_st_count(ref); i++) {
+        const se_st_tensor *r = se_st_at(ref, i);
+        if (strncmp(r->name, pre, strlen(pre)) != 0 || strstr(r->name, "unet_out")) continue;
+        const char *comp = r->name + strlen(pre);
+        const char *name = strchr(comp, '.') + 1;
+        se_sf_view *v = strncmp(comp, "unet.", 5) == 0 ? vu : strncmp(comp, "te1.", 4) == 0 ? v1 : v2;
+        long idx = se_sf_view_find(v, name);
+        if (idx < 0 && strncmp(name, "text_model.", 11) == 0) idx = se_sf_view_find(v, name + 11);
+        CHECK_MSG(idx >= 0, "merged tensor %s not in the view", name);
+        if (idx < 0) continue;
+        size_t n = (size_t)r->numel;
+        float *a = malloc(n * 4), *b = malloc(n * 4);
+        CHECK(se_sf_view_read_f32(v, (size_t)idx, a, n) == SE_OK);
+        se_st_read_host(ref, r, SE_F32, b, n * 4);
+        double e = rel_err(a, b, n);
+        CHECK_MSG(e <= 1e-5, "%s: rel err %.3g", r->name, e);
+        if (e > worst) worst = e;
+        nref++;
+        free(a);
+        free(b);
+    }
+    CHECK(nref == ls.modules && nref == 15);
+    printf("  %d merged tensors vs reference: worst rel err %.3g (tolerance 1e-5)\n", nref, worst);
+    /* an untouched tensor is unchanged */
+    long c = se_sf_view_find(vu, "conv_in.weight");
+    const se_st_tensor *t = se_st_find(fu, "conv_in.weight");
+    if (c >= 0 && t) {
+        size_t n = (size_t)t->numel;
+        float *a = malloc(n * 4), *b = malloc(n * 4);
+        se_sf_view_read_f32(vu, (size_t)c, a, n);
+        se_st_read_host(fu, t, SE_F32, b, n * 4);
+        CHECK(memcmp(a, b, n * 4) == 0);
+        free(a);
+        free(b);
+    }
+    /* UNet output with the merged weights */
+    se_sf_image img;
+    st = se_sf_view_materialize(vu, &img);
+    CHECK_MSG(st == SE_OK, "%s", se_last_error());
+    se_unet *u = NULL;
+    if (st == SE_OK) st = se_unet_new_from_files(UNET_CFG, img.path, g_be, &u);
+    CHECK_MSG(st == SE_OK, "%s", se_last_error());
+    se_sf_image_close(&img);
+    char key[64];
+    snprintf(key, sizeof key, "%s.unet_out", refp);
+    const se_st_tensor *ro = se_st_find(ref, key);
+    if (u && ro) {
+        size_t n;
+        float *got = unet_out(u, &n);
+        float *want = malloc((size_t)ro->numel * 4);
+        se_st_read_host(ref, ro, SE_F32, want, (size_t)ro->numel * 4);
+        CHECK(got && n == (size_t)ro->numel);
+        if (got && n == (size_t)ro->numel) {
+            double e = rel_err(got, want, n);
+            printf("  UNet output with the LoRA merged: rel err %.3g (tolerance 1e-4)\n", e);
+            CHECK(e <= 1e-4);
+        }
+        free(got);
+        free(want);
+    }
+    se_unet_destroy(&u);
+    se_sf_view_destroy(&vu);
+    se_sf_view_destroy(&v1);
+    se_sf_view_destroy(&v2);
+    se_st_close(&fu);
+    se_st_close(&f1);
+    se_st_close(&f2);
+    se_st_close(&ref);
+}
+
+/* ---------------------------------------------------------------- errors ---- */
+
+/* A tensor to write into a test safetensors file. */
+typedef struct wt {
+    const char *name;
+    int ndim;
+    int64_t ne[4];
+} wt;
+
+/* Writes an F32 safetensors file of tensors t (values i*0.01) to path. */
+static bool write_st(const char *path, const wt *t, int n) {
+    char hdr[8192];
+    size_t len = 0;
+    uint64_t off = 0;
+    len += (size_t)snprintf(hdr + len, sizeof hdr - len, "{");
+    for (int i = 0; i < n; i++) {
+        int64_t numel = 1;
+        char shape[96];
+        size_t sl = 0;
+        for (int d = 0; d < t[i].ndim; d++) {
+            numel *= t[i].ne[d];
+            sl += (size_t)snprintf(shape + sl, sizeof shape - sl, "%s%lld", d ? "," : "",
+                                   (long long)t[i].ne[d]);
+        }
+        if (t[i].ndim == 0) shape[0] = '\0';
+        len += (size_t)snprintf(hdr + len, sizeof hdr - len,
+                                "%s\"%s\":{\"dtype\":\"F32\",\"shape\":[%s],\"data_offsets\":[%llu,%llu]}",
+                                i ? "," : "", t[i].name, shape, (unsigned long long)off,
+                                (unsigned long long)(off + (uint64_t)numel * 4));
+        off += (uint64_t)numel * 4;
+    }
+    len += (size_t)snprintf(hdr + len, sizeof hdr - len, "}");
+    FILE *fp = fopen(path, "wb");
+    if (!fp) return false;
+    uint64_t hl = len;
+    unsigned char l8[8];
+    for (int b = 0; b < 8; b++) l8[b] = (unsigned char)(hl >> (8 * b));
+    fwrite(l8, 1, 8, fp);
+    fwrite(hdr, 1, len, fp);
+    for (uint64_t i = 0; i < off / 4; i++) {
+        float v = (float)(i % 97) * 0.01f;
+        fwrite(&v, 4, 1, fp);
+    }
+    return fclose(fp) == 0;
+}
+
+static bool msg_has(const char *s) { return strstr(se_last_error(), s) != NULL; }
+
+/* Copies the tiny SGM checkpoint to path, dropping tensor `drop` and giving `reshape` the shape
+ * ne (F16 data of the right size). */
+static bool copy_sgm(const char *path, const char *drop, const char *reshape, int nd,
+                     const int64_t *ne) {
+    se_st_file *f = NULL;
+    if (se_st_open(SGM, &f) != SE_OK) return false;
+    size_t cap = 1 << 20, len = 0;
+    char *hdr = malloc(cap);
+    len += (size_t)snprintf(hdr, cap, "{");
+    uint64_t off = 0;
+    bool first = true;
+    for (size_t i = 0; i < se_st_count(f); i++) {
+        const se_st_tensor *t = se_st_at(f, i);
+        if (drop && strcmp(t->name, drop) == 0) continue;
+        char shape[128];
+        size_t sl = 0;
+        shape[0] = '\0';
+        int tn = t->ndim;
+        const int64_t *tne = t->shape;
+        if (reshape && strcmp(t->name, reshape) == 0) {
+            tn = nd;
+            tne = ne;
+        }
+        for (int d = 0; d < tn; d++)
+            sl += (size_t)snprintf(shape + sl, sizeof shape - sl, "%s%lld", d ? "," : "",
+                                   (long long)tne[d]);
+        len += (size_t)snprintf(hdr + len, cap - len,
+                                "%s\"%s\":{\"dtype\":\"%s\",\"shape\":[%s],\"data_offsets\":[%llu,%llu]}",
+                                first ? "" : ",", t->name, t->dtype_name, shape,
+                                (unsigned long long)off, (unsigned long long)(off + t->end - t->begin));
+        off += t->end - t->begin;
+        first = false;
+    }
+    len += (size_t)snprintf(hdr + len, cap - len, "}");
+    FILE *fp = fopen(path, "wb");
+    bool ok = fp != NULL;
+    if (ok) {
+        unsigned char l8[8];
+        for (int b = 0; b < 8; b++) l8[b] = (unsigned char)((uint64_t)len >> (8 * b));
+        fwrite(l8, 1, 8, fp);
+        fwrite(hdr, 1, len, fp);
+        for (size_t i = 0; i < se_st_count(f); i++) {
+            const se_st_tensor *t = se_st_at(f, i);
+            if (drop && strcmp(t->name, drop) == 0) continue;
+            fwrite(t->data, 1, t->end - t->begin, fp);
+        }
+        ok = fclose(fp) == 0;
+    }
+    free(hdr);
+    se_st_close(&f);
+    return ok;
+}
+
+static void run_errors(void) {
+    char dir[] = "/tmp/strike-formats-XXXXXX";
+    if (!mkdtemp(dir)) {
+        CHECK(0);
+        return;
+    }
+    char p[256];
+    se_status st;
+    se_sf_sources s = {.checkpoint = p, .unet_config = UNET_CFG,
+                       .te1_config = TE1_DIR "/config.json", .te2_config = TE2_DIR "/config.json",
+                       .vae_config = VAE_DIR "/config.json"};
+    se_unet *u = NULL;
+    se_clip *c1 = NULL, *c2 = NULL;
+    se_vae *v = NULL;
+
+    /* 1. an SGM checkpoint missing a UNet tensor: named in diffusers and SGM terms */
+    snprintf(p, sizeof p, "%s/missing.safetensors", dir);
+    CHECK(copy_sgm(p, "model.diffusion_model.input_blocks.4.1.proj_in.weight", NULL, 0, NULL));
+    st = se_sf_load_networks(&s, g_be, &u, NULL, NULL, NULL);
+    printf("missing UNet tensor: %s\n", se_last_error());
+    CHECK(st == SE_ERR_MISSING_TENSOR && msg_has("down_blocks.1.attentions.0.proj_in.weight"));
+    CHECK(u == NULL);
+    /* ... and a missing VAE tensor (through a view) */
+    CHECK(copy_sgm(p, "first_stage_model.decoder.up.0.block.0.conv1.weight", NULL, 0, NULL));
+    st = se_sf_load_networks(&s, g_be, NULL, NULL, NULL, &v);
+    printf("missing VAE tensor: %s\n", se_last_error());
+    CHECK(st == SE_ERR_MISSING_TENSOR && msg_has("decoder.up_blocks.3.resnets.0.conv1.weight"));
+
+    /* 2. wrong shapes: a bigG text projection and a fused in_proj that does not split in three */
+    snprintf(p, sizeof p, "%s/shape.safetensors", dir);
+    CHECK(copy_sgm(p, NULL, "conditioner.embedders.1.model.text_projection", 2, (int64_t[]){40, 48}));
+    st = se_sf_load_networks(&s, g_be, NULL, NULL, &c2, NULL);
+    printf("wrong shape: %s\n", se_last_error());
+    CHECK(st == SE_ERR_SHAPE && msg_has("text_projection.weight"));
+    CHECK(copy_sgm(p, NULL, "conditioner.embedders.1.model.transformer.resblocks.1.attn.in_proj_weight",
+                   2, (int64_t[]){48, 144})); /* same bytes, transposed shape */
+    st = se_sf_load_networks(&s, g_be, NULL, NULL, &c2, NULL);
+    printf("in_proj with a wrong shape: %s\n", se_last_error());
+    CHECK(st == SE_ERR_SHAPE && msg_has("text_model.encoder.layers.1.self_attn.q_proj.weight"));
+    CHECK(c2 == NULL);
+    se_clip_destroy(&c2);
+    wt fused[] = {{"conditioner.embedders.1.model.transformer.resblocks.0.attn.in_proj_weight", 2, {10, 4}}};
+    snprintf(p, sizeof p, "%s/fused.safetensors", dir);
+    CHECK(write_st(p, fused, 1));
+    se_st_file *f = NULL;
+    se_sf_view *vw = NULL;
+    CHECK(se_st_open(p, &f) == SE_OK);
+    st = se_sf_view_new(f, SE_SF_CLIP_G, NULL, &vw);
+    printf("fused in_proj: %s\n", se_last_error());
+    CHECK(st == SE_ERR_SHAPE && msg_has("in_proj_weight"));
+    se_st_close(&f);
+
+    /* 3. unknown key styles */
+    wt unk[] = {{"foo.bar.weight", 2, {2, 2}}};
+    snprintf(p, sizeof p, "%s/unknown.safetensors", dir);
+    CHECK(write_st(p, unk, 1));
+    CHECK(se_st_open(p, &f) == SE_OK);
+    CHECK(f && se_sf_detect(f) == 0);
+    st = se_sf_view_new(f, SE_SF_VAE, NULL, &vw);
+    printf("no VAE: %s\n", se_last_error());
+    CHECK(st == SE_ERR_MISSING_TENSOR && msg_has("first_stage_model."));
+    se_st_close(&f);
+    wt unk2[] = {{"model.diffusion_model.input_blocks.99.0.in_layers.0.weight", 1, {4}},
+                 {"first_stage_model.decoder.mid.attn_9.q.weight", 1, {4}}};
+    snprintf(p, sizeof p, "%s/unknown2.safetensors", dir);
+    CHECK(write_st(p, unk2, 2));
+    CHECK(se_st_open(p, &f) == SE_OK);
+    st = se_sf_view_new(f, SE_SF_UNET, NULL, &vw);
+    printf("unknown SGM UNet key: %s\n", se_last_error());
+    CHECK(st == SE_ERR_FORMAT && msg_has("input_blocks.99.0.in_layers.0.weight"));
+    st = se_sf_view_new(f, SE_SF_VAE, NULL, &vw);
+    printf("unknown SGM VAE key: %s\n", se_last_error());
+    CHECK(st == SE_ERR_FORMAT && msg_has("mid.attn_9.q.weight"));
+    se_st_close(&f);
+
+    /* 4. LoRA errors against the tiny UNet */
+    se_st_file *fu = NULL;
+    se_unet_config uc;
+    CHECK(se_unet_config_load(UNET_CFG, &uc) == SE_OK);
+    CHECK(se_st_open(UNET_W, &fu) == SE_OK);
+    se_sf_view *vu = NULL;
+    CHECK(se_sf_view_identity(fu, NULL, &vu) == SE_OK);
+    se_lora_targets tg = {.unet = vu, .ucfg = &uc};
+    se_lora_stats ls;
+    struct {
+        const char *what;
+        wt t[3];
+        int n;
+        se_status want;
+        const char *needle;
+    } cases[] = {
+        {"key targeting nothing",
+         {{"lora_unet_down_blocks_9_attentions_0_proj_in.lora_down.weight", 2, {2, 32}},
+          {"lora_unet_down_blocks_9_attentions_0_proj_in.lora_up.weight", 2, {32, 2}}}, 2,
+         SE_ERR_MISSING_TENSOR, "lora_unet_down_blocks_9_attentions_0_proj_in"},
+        {"rank mismatch",
+         {{"lora_unet_input_blocks_4_1_proj_in.lora_down.weight", 2, {4, 32}},
+          {"lora_unet_input_blocks_4_1_proj_in.lora_up.weight", 2, {32, 2}}}, 2,
+         SE_ERR_SHAPE, "rank mismatch"},
+        {"product not the weight's shape",
+         {{"unet.down_blocks.1.attentions.0.proj_in.lora_A.weight", 2, {2, 31}},
+          {"unet.down_blocks.1.attentions.0.proj_in.lora_B.weight", 2, {32, 2}}}, 2,
+         SE_ERR_SHAPE, "down_blocks.1.attentions.0.proj_in"},
+        {"up half missing",
+         {{"lora_unet_input_blocks_4_1_proj_in.lora_down.weight", 2, {2, 32}}}, 1,
+         SE_ERR_FORMAT, "lora_unet_input_blocks_4_1_proj_in"},
+        {"not a LoRA tensor", {{"lora_unet_conv_in.weird", 2, {2, 2}}}, 1, SE_ERR_FORMAT,
+         "lora_unet_conv_in.weird"},
+        {"unknown style",
+         {{"lora_vae_x.lora_down.weight", 2, {2, 2}}, {"lora_vae_x.lora_up.weight", 2, {2, 2}}}, 2,
+         SE_ERR_FORMAT, "lora_vae_x"},
+        {"text encoder not loaded",
+         {{"lora_te1_text_model_encoder_layers_0_mlp_fc1.lora_down.weight", 2, {2, 32}},
+          {"lora_te1_text_model_encoder_layers_0_mlp_fc1.lora_up.weight", 2, {64, 2}}}, 2,
+         SE_ERR_MISSING_TENSOR, "not loaded"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(p, sizeof p, "%s/lora%zu.safetensors", dir, i);
+        CHECK(write_st(p, cases[i].t, cases[i].n));
+        st = se_lora_apply(p, 1.0f, &tg, &ls);
+        printf("LoRA %s: %s\n", cases[i].what, se_last_error());
+        CHECK_MSG(st == cases[i].want && msg_has(cases[i].needle), "case %s: status %d", cases[i].what,
+                  (int)st);
+    }
+    se_sf_view_destroy(&vu);
+    se_st_close(&fu);
+    (void)c1;
+    for (int i = 0; i < 20; i++) {
+        char q[300];
+        snprintf(q, sizeof q, "%s/lora%d.safetensors", dir, i);
+        unlink(q);
+    }
+    const char *files[] = {"missing", "shape", "fused", "unknown", "unknown2"};
+    for (size_t i = 0; i < 5; i++) {
+        char q[300];
+        snprintf(q, sizeof q, "%s/%s.safetensors", dir, files[i]);
+        unlink(q);
+    }
+    rmdir(dir);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s sgm | lora <style> | errors\n", argv[0]);
+        return 2;
+    }
+    se_cpu_params cp;
+    se_cpu_params_init(&cp);
+    if (se_backend_cpu_new(&cp, &g_be) != SE_OK) {
+        fprintf(stderr, "cpu backend: %s\n", se_last_error());
+        return 1;
+    }
+    char name[96];
+    snprintf(name, sizeof name, "engine_formats_%s%s%s", argv[1], argc > 2 ? "_" : "",
+             argc > 2 ? argv[2] : "");
+    if (strcmp(argv[1], "sgm") == 0) run_sgm();
+    else if (strcmp(argv[1], "lora") == 0 && argc > 2) run_lora(argv[2]);
+    else if (strcmp(argv[1], "errors") == 0) run_errors();
+    else {
+        fprintf(stderr, "unknown case %s\n", argv[1]);
+        se_backend_destroy(&g_be);
+        return 2;
+    }
+    se_backend_destroy(&g_be);
+    return test_report(name);
+}
