@@ -32,7 +32,7 @@ json_t *cli_status_json(const Strike__SubmissionStatus *s) {
     const Strike__Template *t = s->template_;
     for (size_t i = 0; t && i < t->n_tags; i++)
         json_array_append_new(tags, json_string(t->tags[i]));
-    return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:f, s:I, s:I, s:s, s:i, s:i, s:i, "
+    json_t *j = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:f, s:I, s:I, s:s, s:i, s:i, s:i, "
                      "s:i, s:s, s:o}",
                      "submission_id", s->submission_id, "state", s->state, "total", (json_int_t)s->total, "queued",
                      (json_int_t)s->queued, "leased", (json_int_t)s->leased, "done", (json_int_t)s->done, "dead",
@@ -42,6 +42,17 @@ json_t *cli_status_json(const Strike__SubmissionStatus *s) {
                      t ? t->model : "", "steps", t ? (int)t->steps : 0, "width", t ? (int)t->width : 0, "height",
                      t ? (int)t->height : 0, "priority", t ? (int)t->priority : 0, "output_root",
                      t ? t->output_root : "", "tags", tags);
+    /* The base seed is 64-bit: as a number when it fits JSON's signed integers, else a string. */
+    if (j && t) {
+        if (t->base_seed <= (uint64_t)INT64_MAX) {
+            json_object_set_new(j, "base_seed", json_integer((json_int_t)t->base_seed));
+        } else {
+            char b[24];
+            snprintf(b, sizeof b, "%" PRIu64, t->base_seed);
+            json_object_set_new(j, "base_seed", json_string(b));
+        }
+    }
+    return j;
 }
 
 static void print_json(json_t *j) {
