@@ -10,3 +10,5 @@ foreach(c e4 e2 e8 s1 nonsquare batch2 latents bigseed long api)
 endforeach()
 add_test(NAME engine_pipeline_e4_cuda COMMAND test_pipeline e4 cuda)
 set_tests_properties(engine_pipeline_e4_cuda PROPERTIES SKIP_RETURN_CODE 77 LABELS "engine;cuda")
+# The random model generator (strike-render --make-tiny-model) and the safetensors writer.
+strike_engine_test(NAME engine_pipeline_tiny_model SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_pipeline_tiny.c)

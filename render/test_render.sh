@@ -1,0 +1,38 @@
+#!/bin/sh
+# test_render.sh - strike-render end to end with the tiny random model it generates: --help
+# documents every flag, usage and model errors exit 2, a job error exits 1 and names the problem,
+# one image to a file, a prompts file with --count and --batch to a folder (PNG signatures).
+# Usage: test_render.sh /path/to/strike-render
+set -u
+R="$1"
+T=$(mktemp -d /tmp/strike-render-test.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+fail=0
+ok() { echo "ok: $1"; }
+bad() { echo "FAIL: $1"; fail=1; }
+
+"$R" --help > "$T/help" 2>&1 && ok "--help exits 0" || bad "--help exit status"
+for f in --model --unet --vae --prediction --name --prompt --prompts --count --seed --steps \
+         --width --height --noise --batch --backend --threads --device --dtype --output \
+         --compression --quiet --make-tiny-model --preset --version --help; do
+  grep -q -- "$f" "$T/help" || bad "--help does not document $f"
+done
+"$R" > /dev/null 2>&1; [ $? -eq 2 ] && ok "no arguments: exit 2" || bad "no arguments: exit status"
+"$R" --bogus 1 > /dev/null 2>&1; [ $? -eq 2 ] && ok "unknown flag: exit 2" || bad "unknown flag"
+"$R" --model "$T/none" --prompt x -o "$T/x.png" 2> "$T/err"; [ $? -eq 2 ] && grep -q "$T/none" "$T/err" \
+  && ok "missing model named" || bad "missing model"
+"$R" --make-tiny-model "$T/tiny" 2> /dev/null && [ -f "$T/tiny/unet/config.json" ] \
+  && ok "tiny model generated" || bad "tiny model generation"
+"$R" --model "$T/tiny" --prompt "a red cat" --width 64 --height 64 --seed 3 --quiet -o "$T/cat.png" 2> "$T/err" \
+  && [ "$(head -c 4 "$T/cat.png" | od -An -c | tr -d ' ')" = "211PNG" ] && ok "one image" \
+  || { bad "one image"; cat "$T/err"; }
+printf 'a red cat\n# a comment\n\nthe blue sky\n' > "$T/prompts.txt"
+"$R" --model "$T/tiny" --prompts "$T/prompts.txt" --count 2 --batch 3 --width 64 --height 64 \
+  --noise philox --quiet -o "$T/out" 2> "$T/err" && [ "$(ls "$T/out" | wc -l)" -eq 4 ] \
+  && [ -f "$T/out/00003-3.png" ] && ok "prompts file, count 2, batch 3" || { bad "prompts file"; cat "$T/err"; }
+"$R" --model "$T/tiny" --prompt x --width 72 --height 64 --quiet -o "$T/bad.png" 2> "$T/err"
+[ $? -eq 1 ] && grep -q "72x64" "$T/err" && [ ! -f "$T/bad.png" ] && ok "bad size: exit 1, named" \
+  || { bad "bad size"; cat "$T/err"; }
+"$R" --model "$T/tiny" --prompt x --steps 0 -o "$T/y.png" > /dev/null 2>&1; [ $? -eq 2 ] \
+  && ok "steps 0 refused" || bad "steps 0"
+exit $fail
