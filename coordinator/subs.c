@@ -394,7 +394,9 @@ sf_status sub_seal(coord *c, csub *s, const Strike__Seal *se, char *err, size_t 
 sf_status sub_cancel(coord *c, csub *s, uint64_t *affected) {
   *affected = 0;
   if (s->state != SUB_OPEN) return SF_OK;
-  /* Drop leases (workers are told; their late results will be stale). */
+  /* Drop leases (workers are told once each; their late results will be stale). */
+  cworker **told = calloc(c->nworkers + 1, sizeof *told);
+  size_t ntold = 0;
   for (size_t i = 0; i < c->nleases;) {
     lease *l = c->leases[i];
     if (l->sub != s) {
@@ -402,7 +404,10 @@ sf_status sub_cancel(coord *c, csub *s, uint64_t *affected) {
       continue;
     }
     cworker *w = worker_by_id(c, l->worker_id);
-    if (w && w->state == WORKER_READY) {
+    int already = 0;
+    for (size_t k = 0; k < ntold; k++) already |= told[k] == w;
+    if (w && !already && told) told[ntold++] = w;
+    if (w && !already && w->state == WORKER_READY) {
       Strike__Envelope env = STRIKE__ENVELOPE__INIT;
       Strike__CancelSubmission cs = STRIKE__CANCEL_SUBMISSION__INIT;
       cs.submission_id = s->name;
@@ -412,6 +417,7 @@ sf_status sub_cancel(coord *c, csub *s, uint64_t *affected) {
     }
     lease_drop(c, l, 0);
   }
+  free(told);
   char k[128];
   rs_cmd(c, "DEL %s", sub_key(c, s, k, sizeof k, "leases"));
   rs_cmd(c, "DEL %s", sub_key(c, s, k, sizeof k, "q"));

@@ -108,6 +108,16 @@ void worker_on_register(coord *c, const sf_peer *peer, Strike__Envelope *env) {
   cworker *other = worker_by_peer(c, peer);
   if (other && other != w) other->peer.len = 0;
   int was = w->state;
+  if (r->fresh_start && c->redis_up) {
+    /* a new process under this id: whatever an earlier process held is lost */
+    for (size_t i = 0; i < c->nleases; i++) {
+      if (strcmp(c->leases[i]->worker_id, w->id) == 0) {
+        SF_WARN("worker %s started afresh: the leases of its previous process are re-queued", w->id);
+        leases_of_worker_lost(c, w->id, SF_ERR_WORKER_LOST);
+        break;
+      }
+    }
+  }
   w->peer = *peer;
   w->state = WORKER_READY;
   w->credit = 0;

@@ -181,9 +181,11 @@ static inline void h_feed(coord *c, int worker_side, const char *peer, Strike__E
   free(buf);
 }
 
-static inline void h_register(coord *c, const char *peer, const char *id, const char *model) {
+static inline void h_register_ex(coord *c, const char *peer, const char *id, const char *model,
+                                 int fresh) {
   Strike__Envelope env = STRIKE__ENVELOPE__INIT;
   Strike__Register r = STRIKE__REGISTER__INIT;
+  r.fresh_start = fresh;
   r.worker_id = (char *)id;
   r.host = "testhost";
   r.engine = "null";
@@ -197,6 +199,10 @@ static inline void h_register(coord *c, const char *peer, const char *id, const 
   env.body_case = STRIKE__ENVELOPE__BODY_REGISTER_WORKER;
   env.register_worker = &r;
   h_feed(c, 1, peer, &env);
+}
+
+static inline void h_register(coord *c, const char *peer, const char *id, const char *model) {
+  h_register_ex(c, peer, id, model, 0);
 }
 
 static inline void h_credit(coord *c, const char *peer, uint32_t jobs) {

@@ -279,6 +279,19 @@ static void test_worker_death_and_cancel(void) {
   h_shards shd = {.n = 0};
   h_take_shards(&shd);
   CHECK(shd.n == 1 && shd.env[0]->shard->first_index == 0 && shd.env[0]->shard->attempt == 2);
+  /* worker D is killed and restarted under the same id: its lease is re-queued at once */
+  h_register_ex(c, "peerD-new", "worker-d", NULL, 1);
+  coord_tick(c);
+  st = h_get_status(c, sub);
+  CHECK(st.leased == 0 && st.queued == 4000);
+  h_cap_clear();
+  h_credit(c, "peerD-new", 512);
+  coord_tick(c);
+  h_shards_free(&shd);
+  h_take_shards(&shd);
+  /* re-queued ranges go in FIFO order: C's second range (attempt 2), then D's (attempt 3) */
+  CHECK(shd.n == 2 && shd.env[0]->shard->first_index == 256 && shd.env[0]->shard->attempt == 2 &&
+        shd.env[1]->shard->first_index == 0 && shd.env[1]->shard->attempt == 3);
   /* a message from the dead worker gets "register again" */
   h_cap_clear();
   h_heartbeat(c, "peerC");
@@ -297,11 +310,11 @@ static void test_worker_death_and_cancel(void) {
   coord_tick(c);
   Strike__Envelope *rep = h_cap_last(STRIKE__ENVELOPE__BODY_REPLY);
   CHECK(rep && rep->reply->status == 0 && rep->reply->affected == 4000);
-  CHECK(h_cap_count(STRIKE__ENVELOPE__BODY_CANCEL_SUBMISSION) == 1);
+  CHECK(h_cap_count(STRIKE__ENVELOPE__BODY_CANCEL_SUBMISSION) == 1); /* once per worker */
   uint64_t stale = c->stats.results_stale;
-  h_results(c, "peerD", shd.env[0]->shard, 0, 256, 1, NULL);
+  h_results(c, "peerD-new", shd.env[0]->shard, 0, 256, 1, NULL);
   h_cap_clear();
-  h_credit(c, "peerD", 5000);
+  h_credit(c, "peerD-new", 5000);
   coord_tick(c);
   CHECK(h_cap_count(STRIKE__ENVELOPE__BODY_SHARD) == 0);
   CHECK(c->stats.results_stale == stale + 1);
