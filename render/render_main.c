@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -394,9 +395,13 @@ int main(int argc, char **argv) {
             if (!quiet) fprintf(stderr, "strike-render: wrote %s\n", path);
         }
     }
-    if (rc != 2)
-        fprintf(stderr, "strike-render: %zu of %zu images in %.2f s (model load %.2f s, %s)\n", ok,
-                njobs, now_s() - t0, t_load, se_engine_backend_name(e));
+    if (rc != 2) {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        fprintf(stderr, "strike-render: images=%zu of=%zu total_s=%.3f load_s=%.3f render_s=%.3f "
+                "peak_rss_mb=%.0f backend=%s\n", ok, njobs, now_s() - t0, t_load,
+                now_s() - t0 - t_load, (double)ru.ru_maxrss / 1024.0, se_engine_backend_name(e));
+    }
     free(jobs);
     free(res);
     free(rgb);
