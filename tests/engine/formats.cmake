@@ -7,3 +7,7 @@ foreach(style kohya_sgm kohya_diff peft)
 endforeach()
 add_test(NAME engine_formats_errors COMMAND engine_formats_sgm errors)
 set_tests_properties(engine_formats_errors PROPERTIES SKIP_RETURN_CODE 77 LABELS "engine")
+
+# Model specs (io/model_spec.h) and the shipped deploy/models.example.json.
+strike_engine_test(NAME engine_formats_spec SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_formats_spec.c)
+target_compile_definitions(engine_formats_spec PRIVATE STRIKE_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
