@@ -5,6 +5,8 @@ foreach(style kohya_sgm kohya_diff peft)
   add_test(NAME engine_formats_lora_${style} COMMAND engine_formats_sgm lora ${style})
   set_tests_properties(engine_formats_lora_${style} PROPERTIES SKIP_RETURN_CODE 77 LABELS "engine")
 endforeach()
+add_test(NAME engine_formats_names COMMAND engine_formats_sgm names)
+set_tests_properties(engine_formats_names PROPERTIES SKIP_RETURN_CODE 77 LABELS "engine")
 add_test(NAME engine_formats_errors COMMAND engine_formats_sgm errors)
 set_tests_properties(engine_formats_errors PROPERTIES SKIP_RETURN_CODE 77 LABELS "engine")
 

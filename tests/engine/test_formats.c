@@ -12,6 +12,8 @@
  *                         merged weights vs the reference merge (rel err <= 1e-5 per tensor),
  *                         untouched tensors unchanged, and the UNet output with the merged
  *                         weights vs the reference (rel err <= 1e-4).
+ *   test_formats names    all 1680 SDXL UNet names both ways (list checked with diffusers), VAE
+ *                         and bigG spot checks.
  *   test_formats errors   incomplete / inconsistent files and LoRAs are refused with the tensor
  *                         or key named.
  */
@@ -280,6 +282,52 @@ static void run_sgm(void) {
     se_clip_destroy(&b2);
     se_vae_destroy(&v1);
     se_vae_destroy(&v2);
+}
+
+/* All 1680 tensors of the real SDXL UNet: our mapping both ways against the list checked with
+ * diffusers' convert_ldm_unet_checkpoint (sdxl_unet_names.txt), and against se_unet_sgm_name. */
+static void run_names(void) {
+    FILE *f = fopen(FIX "/formats/sdxl_unet_names.txt", "r");
+    CHECK(f != NULL);
+    if (!f) return;
+    se_unet_config c;
+    se_unet_config_sdxl(&c);
+    char diff[256], sgm[256], a[256], b[256];
+    int n = 0, ok = 0;
+    while (fscanf(f, "%255s %255s", diff, sgm) == 2) {
+        n++;
+        bool to = se_sgm_unet_to_diffusers(&c, sgm, a, sizeof a) && strcmp(a, diff) == 0;
+        bool from = se_sgm_unet_from_diffusers(&c, diff, b, sizeof b) && strcmp(b, sgm) == 0;
+        char u[256];
+        bool other = se_unet_sgm_name(&c, diff, u, sizeof u) &&
+                     strcmp(u + strlen(SE_SGM_PREFIX_UNET), sgm) == 0;
+        CHECK_MSG(to && from && other, "%s <-> %s (got %s / %s)", diff, sgm, to ? "ok" : a,
+                  from ? "ok" : b);
+        ok += to && from && other;
+    }
+    fclose(f);
+    printf("SDXL UNet: %d of %d names map both ways\n", ok, n);
+    CHECK(n == 1680 && ok == n);
+    /* names that are not UNet tensors */
+    CHECK(!se_sgm_unet_to_diffusers(&c, "input_blocks.9.0.in_layers.0.weight", a, sizeof a));
+    CHECK(!se_sgm_unet_to_diffusers(&c, "input_blocks.1.0.bogus.weight", a, sizeof a));
+    CHECK(!se_sgm_unet_from_diffusers(&c, "down_blocks.3.resnets.0.conv1.weight", a, sizeof a));
+    /* VAE and bigG spot checks (SDXL sizes) */
+    se_sgm_op op;
+    CHECK(se_sgm_vae_to_diffusers("decoder.up.3.block.0.conv1.weight", 4, a, sizeof a, &op) &&
+          !strcmp(a, "decoder.up_blocks.0.resnets.0.conv1.weight") && op == SE_SGM_COPY);
+    CHECK(se_sgm_vae_to_diffusers("decoder.up.1.block.0.nin_shortcut.bias", 4, a, sizeof a, &op) &&
+          !strcmp(a, "decoder.up_blocks.2.resnets.0.conv_shortcut.bias"));
+    CHECK(se_sgm_vae_to_diffusers("decoder.mid.attn_1.proj_out.weight", 4, a, sizeof a, &op) &&
+          !strcmp(a, "decoder.mid_block.attentions.0.to_out.0.weight") && op == SE_SGM_SQUEEZE);
+    CHECK(se_sgm_vae_to_diffusers("decoder.mid.attn_1.proj_out.bias", 4, a, sizeof a, &op) &&
+          op == SE_SGM_COPY);
+    char outs[3][128];
+    CHECK(se_sgm_bigg_to_hf("transformer.resblocks.31.attn.in_proj_weight", outs, &op) == 3 &&
+          op == SE_SGM_SPLIT3 && !strcmp(outs[2], "text_model.encoder.layers.31.self_attn.v_proj.weight"));
+    CHECK(se_sgm_bigg_to_hf("text_projection", outs, &op) == 1 && op == SE_SGM_TRANSPOSE);
+    CHECK(se_sgm_bigg_to_hf("logit_scale", outs, &op) == 0);
+    CHECK(se_sgm_bigg_to_hf("transformer.resblocks.0.attn.bogus", outs, &op) == -1);
 }
 
 /* ------------------------------------------------------------------ LoRA ---- */
@@ -640,6 +688,7 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "sgm") == 0) run_sgm();
     else if (strcmp(argv[1], "lora") == 0 && argc > 2) run_lora(argv[2]);
     else if (strcmp(argv[1], "errors") == 0) run_errors();
+    else if (strcmp(argv[1], "names") == 0) run_names();
     else {
         fprintf(stderr, "unknown case %s\n", argv[1]);
         se_backend_destroy(&g_be);

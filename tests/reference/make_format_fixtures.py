@@ -235,6 +235,38 @@ def main():
           f"{len(unet_sd)} UNet, {len(want)} VAE, {len(te1_sd)} CLIP-L, {len(te2_sd)} bigG tensors")
 
     make_loras(unet_cfg, table, unet_sd, te1_sd, te2_sd)
+    sdxl_unet_names()
+
+
+def sdxl_unet_names():
+    """sdxl_unet_names.txt: "diffusers_name sgm_name" for all 1680 tensors of the real SDXL UNet
+    (built on the meta device: names only). The SGM names come from this script's mapping and are
+    checked tensor by tensor against diffusers' convert_ldm_unet_checkpoint."""
+    from diffusers import UNet2DConditionModel
+    from diffusers.loaders import single_file_utils as sfu
+    cfg = dict(sample_size=128, in_channels=4, out_channels=4, block_out_channels=[320, 640, 1280],
+               layers_per_block=2,
+               down_block_types=["DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"],
+               up_block_types=["CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"],
+               transformer_layers_per_block=[1, 2, 10], attention_head_dim=[5, 10, 20],
+               cross_attention_dim=2048, use_linear_projection=True, addition_embed_type="text_time",
+               addition_time_embed_dim=256, projection_class_embeddings_input_dim=2816)
+    with torch.device("meta"):
+        u = UNet2DConditionModel(**cfg)
+    names = list(u.state_dict().keys())
+    assert len(names) == 1680, len(names)
+    table = unet_block_table(dict(u.config))
+    sgm = [unet_to_sgm(k, table) for k in names]
+    ck = {"model.diffusion_model." + s: torch.tensor([float(i)]) for i, s in enumerate(sgm)}
+    conv = sfu.convert_ldm_unet_checkpoint(ck, dict(u.config))
+    assert set(conv) == set(names)
+    for i, k in enumerate(names):
+        assert int(conv[k][0]) == i, k
+    path = os.path.join(OUT, "sdxl_unet_names.txt")
+    with open(path, "w") as f:
+        for k, s in zip(names, sgm):
+            f.write(f"{k} {s}\n")
+    print(f"wrote {path}: 1680 SDXL UNet names, SGM names checked against convert_ldm_unet_checkpoint")
 
 
 # ------------------------------------------------------------------------------------- LoRA
