@@ -10,6 +10,7 @@
 #include "sf_time.h"
 
 #define DEAD_KEEP_MS 60000 /* dead workers stay listed this long */
+#define MAX_WORKERS 10000  /* workers known at once (live, recovering or recently dead) */
 
 cworker *worker_by_peer(coord *c, const sf_peer *p) {
   for (size_t i = 0; i < c->nworkers; i++) {
@@ -99,6 +100,12 @@ void worker_on_register(coord *c, const sf_peer *peer, Strike__Envelope *env) {
     return;
   }
   cworker *w = worker_by_id(c, r->worker_id);
+  if (!w && c->nworkers >= MAX_WORKERS) {
+    sf_log_rl(&c->rl, SF_LOG_WARN, "refused worker %s: %d workers already known", r->worker_id,
+              MAX_WORKERS);
+    send_ack(c, peer, SF_ERR_LIMIT, "too many workers");
+    return;
+  }
   if (!w) w = worker_add(c, r->worker_id);
   if (!w) {
     send_ack(c, peer, SF_ERR_NO_MEMORY, "out of memory");
