@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "cpu/cpu_internal.h"
 
 /* One LoRA module: its key (without the role suffix) and its tensors. */
 typedef struct lora_module {
@@ -124,14 +125,9 @@ static se_status merge_one(const se_st_file *f, const lora_module *m, se_sf_view
     if (st == SE_OK) st = se_st_read_host(f, d, SE_F32, df, (size_t)d->numel * sizeof *df);
     if (st == SE_OK) st = se_st_read_host(f, u, SE_F32, uf, (size_t)u->numel * sizeof *uf);
     if (st == SE_OK) {
-        for (int64_t o = 0; o < out; o++) {
-            float *row = w + o * in;
-            for (int64_t k = 0; k < r; k++) {
-                float s = scale * uf[o * r + k];
-                const float *dr = df + k * in;
-                for (int64_t j = 0; j < in; j++) row[j] += s * dr[j];
-            }
-        }
+        /* W[out, in] += scale * up[out, r] @ down[r, in]: the CPU backend's host SGEMM (OpenBLAS
+         * or the built-in blocked one), fp32 */
+        cpu_sgemm(false, false, out, in, r, scale, uf, r, df, in, 1.0f, w, in);
         st = se_sf_view_set_f32(v, (size_t)idx, w, (size_t)wn);
     }
     free(w);
