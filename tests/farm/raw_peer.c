@@ -22,9 +22,9 @@ static void send_bytes(void *s, const void *p, size_t n, int flags) {
 }
 
 static void send_env(void *s, Strike__Envelope *e, uint32_t version, size_t cut) {
+    e->version = version;
     size_t n = strike__envelope__get_packed_size(e);
     uint8_t *b = malloc(n ? n : 1);
-    e->version = version;
     n = strike__envelope__pack(e, b);
     send_bytes(s, b, cut && cut < n ? cut : n, 0);
     free(b);
