@@ -18,9 +18,8 @@ target_link_libraries(farm_cli_input PRIVATE strike_common PkgConfig::EDGE_JANSS
 add_test(NAME farm_cli_input COMMAND farm_cli_input)
 set_tests_properties(farm_cli_input PROPERTIES LABELS "farm;edge")
 
-# Null engine and engine selection of the worker.
-add_executable(farm_worker_null ${STRIKE_FARM_TEST_DIR}/test_worker_null.c ${CMAKE_SOURCE_DIR}/worker/engine.c
-  ${CMAKE_SOURCE_DIR}/worker/engine_null.c)
+# The worker's null test engine.
+add_executable(farm_worker_null ${STRIKE_FARM_TEST_DIR}/test_worker_null.c ${CMAKE_SOURCE_DIR}/worker/engine_null.c)
 target_include_directories(farm_worker_null PRIVATE ${CMAKE_SOURCE_DIR}/worker ${CMAKE_SOURCE_DIR}/tests/engine)
 add_test(NAME farm_worker_null COMMAND farm_worker_null)
 set_tests_properties(farm_worker_null PROPERTIES LABELS "farm;edge")

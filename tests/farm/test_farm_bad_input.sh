@@ -73,9 +73,9 @@ rc=$?
 grep -q "no answer from the coordinator" "$H_DIR/e" || h_fail "unreachable message: $(cat "$H_DIR/e")"
 STRIKE_COORDINATOR="ipc://$H_DIR/nobody.ipc" "$H_CLI" status --timeout-ms 500 2>/dev/null
 [ $? -eq 4 ] || h_fail "STRIKE_COORDINATOR not used or no timeout"
-# Worker refuses to start without --engine, and says cpu/cuda are not built yet.
+# The worker refuses to start without --engine (there is no default engine) or with an unknown one.
 "$H_WORKER" --coordinator "$H_WEP" 2>"$H_DIR/e"
 [ $? -eq 2 ] && grep -q "no engine given" "$H_DIR/e" || h_fail "worker without --engine: $(cat "$H_DIR/e")"
-"$H_WORKER" --engine cuda --coordinator "$H_WEP" 2>"$H_DIR/e"
-grep -q "engine cuda not built yet" "$H_DIR/e" || h_fail "worker --engine cuda: $(cat "$H_DIR/e")"
+"$H_WORKER" --engine magic --coordinator "$H_WEP" 2>"$H_DIR/e"
+[ $? -eq 2 ] && grep -q 'unknown engine "magic"' "$H_DIR/e" || h_fail "worker --engine magic: $(cat "$H_DIR/e")"
 h_done

@@ -1,7 +1,7 @@
 /*
- * test_worker_null.c - unit test of the worker's engine selection and the null test engine:
- * determinism, sensitivity to prompt and seed, image size rule, the fail option, bad options,
- * and the "not built yet" message for cpu/cuda and the refusal of an empty engine name.
+ * test_worker_null.c - unit test of the worker's null test engine: determinism, sensitivity to
+ * prompt and seed, image size rule, batch independence, the fail option and bad options.
+ * (Engine selection, e.g. the refusal to start without --engine, is covered by farm_bad_input.)
  */
 #include <stdlib.h>
 #include <string.h>
@@ -11,14 +11,11 @@
 
 int main(void) {
     char err[256];
-    CHECK(sw_engine_create("", NULL, err, sizeof err) == NULL && strstr(err, "--engine"));
-    CHECK(sw_engine_create("cuda", NULL, err, sizeof err) == NULL && strstr(err, "engine cuda not built yet"));
-    CHECK(sw_engine_create("cpu", NULL, err, sizeof err) == NULL && strstr(err, "engine cpu not built yet"));
-    CHECK(sw_engine_create("magic", NULL, err, sizeof err) == NULL && strstr(err, "unknown engine"));
-    CHECK(sw_engine_create("null", "bogus=1", err, sizeof err) == NULL && strstr(err, "bogus"));
-    CHECK(sw_engine_create("null", "scale=0", err, sizeof err) == NULL);
+    CHECK(sw_engine_null_create("bogus=1", err, sizeof err) == NULL && strstr(err, "bogus"));
+    CHECK(sw_engine_null_create("scale=0", err, sizeof err) == NULL);
+    CHECK(sw_engine_null_create("delay_ms", err, sizeof err) == NULL && strstr(err, "key=value"));
 
-    sw_engine *e = sw_engine_create("null", "fail=BOOM", err, sizeof err);
+    sw_engine *e = sw_engine_null_create("fail=BOOM", err, sizeof err);
     CHECK(e != NULL);
     if (!e)
         return test_report("test_worker_null");
@@ -47,8 +44,6 @@ int main(void) {
     free(copy0);
     free(copy1);
     free(copy2);
-    sw_engine_destroy(&e);
-    CHECK(e == NULL);
-    sw_engine_destroy(&e);
+    e->ops->destroy(e);
     return test_report("test_worker_null");
 }
