@@ -420,6 +420,43 @@ static void run_lora(const char *style) {
         free(want);
     }
     se_unet_destroy(&u);
+    /* end to end: the SGM checkpoint + this LoRA through se_sf_load_networks */
+    se_sf_sources s = {.checkpoint = SGM, .unet_config = UNET_CFG,
+                       .te1_config = TE1_DIR "/config.json", .te2_config = TE2_DIR "/config.json",
+                       .lora = path, .lora_strength = strength};
+    se_clip *c1 = NULL, *c2 = NULL;
+    st = se_sf_load_networks(&s, g_be, &u, &c1, &c2, NULL);
+    CHECK_MSG(st == SE_OK, "checkpoint + LoRA: %s", se_last_error());
+    if (u && ro) {
+        size_t n;
+        float *got = unet_out(u, &n);
+        float *want = malloc((size_t)ro->numel * 4);
+        se_st_read_host(ref, ro, SE_F32, want, (size_t)ro->numel * 4);
+        if (got && n == (size_t)ro->numel) {
+            double e = rel_err(got, want, n);
+            printf("  SGM checkpoint + LoRA via se_sf_load_networks: UNet rel err %.3g\n", e);
+            CHECK(e <= 1e-4);
+        } else {
+            CHECK(0);
+        }
+        free(got);
+        free(want);
+    }
+    /* the text encoders changed: CLIP-L output differs from the plain checkpoint's */
+    se_clip *p1 = NULL;
+    s.lora = NULL;
+    CHECK(se_sf_load_networks(&s, g_be, NULL, &p1, NULL, NULL) == SE_OK);
+    if (c1 && p1) {
+        size_t na, nb;
+        float *x = clip_out(c1, &na), *y = clip_out(p1, &nb);
+        CHECK(x && y && na == nb && memcmp(x, y, na * 4) != 0);
+        free(x);
+        free(y);
+    }
+    se_clip_destroy(&p1);
+    se_clip_destroy(&c1);
+    se_clip_destroy(&c2);
+    se_unet_destroy(&u);
     se_sf_view_destroy(&vu);
     se_sf_view_destroy(&v1);
     se_sf_view_destroy(&v2);
