@@ -1,12 +1,12 @@
 /*
  * engine.c - engine selection for strike-worker: maps --engine KIND to a constructor. The null
- * engine is a test engine; cpu and cuda are the Lightning engine, reported as not built yet until
- * it exists (issue 5).
+ * engine is a test engine; cpu and cuda are the Lightning engine (engine_lightning.c).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "engine_iface.h"
+#include "engine_lightning.h"
 
 sw_engine *sw_engine_create(const char *kind, const char *options, char *err, size_t errlen) {
     if (!kind || !*kind) {
@@ -15,11 +15,8 @@ sw_engine *sw_engine_create(const char *kind, const char *options, char *err, si
     }
     if (strcmp(kind, "null") == 0)
         return sw_engine_null_create(options, err, errlen);
-    if (strcmp(kind, "cpu") == 0 || strcmp(kind, "cuda") == 0) {
-        snprintf(err, errlen, "engine %s not built yet (the Lightning engine comes with issue 5); "
-                              "use --engine null to test the farm", kind);
-        return NULL;
-    }
+    if (strcmp(kind, "cpu") == 0 || strcmp(kind, "cuda") == 0)
+        return sw_engine_lightning_create(kind, options, err, errlen);
     snprintf(err, errlen, "unknown engine \"%s\" (known: null, cpu, cuda)", kind);
     return NULL;
 }

@@ -1,0 +1,26 @@
+/*
+ * engine_lightning.h - the Lightning engine (engine/include/strike/engine.h) behind the worker's
+ * engine interface: --engine cpu | cuda.
+ */
+#ifndef STRIKE_WORKER_ENGINE_LIGHTNING_H
+#define STRIKE_WORKER_ENGINE_LIGHTNING_H
+
+#include <stddef.h>
+
+#include "engine_iface.h"
+
+/* kind: "cpu" or "cuda". Options ("key=value,..."):
+ *   model=[NAME:]PATH  a diffusers SDXL folder served under NAME (default: the folder's last
+ *                      component); repeat for several models. Jobs naming another model fail
+ *                      with SF_ERR_MODEL; a job with an empty model name uses the first one.
+ *   threads=N          CPU threads (0 = all cores; default 0)
+ *   device=N           CUDA device (default 0)
+ *   noise=cpu|philox|cpu-default   initial noise (default cpu)
+ *   max_batch=N        jobs per engine batch (default 4)
+ * Models are loaded at the first job that needs them and kept loaded; a model that fails to
+ * load fails its jobs with the loader's message (missing/mismatched file or tensor), and is
+ * retried at the next batch. */
+sw_engine *sw_engine_lightning_create(const char *kind, const char *options, char *err,
+                                      size_t errlen);
+
+#endif
