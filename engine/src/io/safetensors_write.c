@@ -18,6 +18,7 @@ typedef struct st_rec {
     int64_t ne[8];
     void *data;       /* converted bytes (owned), or NULL when borrowed */
     const float *src; /* borrowed float32 values, converted at save time */
+    const void *raw;  /* borrowed bytes already in dt */
     size_t n, bytes;
 } st_rec;
 
@@ -53,9 +54,10 @@ static const char *dtype_str(se_dtype dt) {
     }
 }
 
-/* Adds a record; copy: convert now into owned memory, else keep the pointer. */
+/* Adds a record; copy 1: convert data now into owned memory; 0: keep the float pointer;
+ * 2: keep data as raw bytes already in dt. */
 static se_status add(se_st_writer *w, const char *name, se_dtype dt, int ndim, const int64_t *ne,
-                     const float *data, int copy) {
+                     const void *data, int copy) {
     if (!w || !name || !ne || !data || ndim < 1 || ndim > 8 || !dtype_str(dt))
         return se_fail(SE_ERR_INVALID_ARG, "safetensors writer: bad argument for tensor %s",
                        name ? name : "(null)");
@@ -79,8 +81,8 @@ static se_status add(se_st_writer *w, const char *name, se_dtype dt, int ndim, c
     r->n = n;
     r->bytes = n * se_dtype_size(dt);
     r->name = strdup(name);
-    r->data = copy ? malloc(r->bytes ? r->bytes : 1) : NULL;
-    if (!r->name || (copy && !r->data)) {
+    r->data = copy == 1 ? malloc(r->bytes ? r->bytes : 1) : NULL;
+    if (!r->name || (copy == 1 && !r->data)) {
         free(r->name);
         free(r->data);
         return se_fail(SE_ERR_NOMEM, "safetensors writer: no memory for %s (%zu bytes)", name, r->bytes);
@@ -88,8 +90,9 @@ static se_status add(se_st_writer *w, const char *name, se_dtype dt, int ndim, c
     r->dt = dt;
     r->ndim = ndim;
     memcpy(r->ne, ne, sizeof(int64_t) * (size_t)ndim);
-    if (copy) se_convert_host(dt, r->data, SE_F32, data, n);
-    else r->src = data;
+    if (copy == 1) se_convert_host(dt, r->data, SE_F32, data, n);
+    else if (copy == 0) r->src = data;
+    else r->raw = data;
     w->n++;
     return SE_OK;
 }
@@ -104,9 +107,15 @@ se_status se_st_writer_add_borrowed(se_st_writer *w, const char *name, se_dtype 
     return add(w, name, dt, ndim, ne, data, 0);
 }
 
+se_status se_st_writer_add_raw_borrowed(se_st_writer *w, const char *name, se_dtype dt, int ndim,
+                                        const int64_t *ne, const void *bytes) {
+    return add(w, name, dt, ndim, ne, bytes, 2);
+}
+
 /* Writes one record's bytes (converting borrowed floats in chunks). */
 static int write_rec(FILE *f, const st_rec *r) {
     if (r->data) return fwrite(r->data, 1, r->bytes, f) == r->bytes;
+    if (r->raw) return fwrite(r->raw, 1, r->bytes, f) == r->bytes;
     enum { CHUNK = 1 << 16 };
     const size_t es = se_dtype_size(r->dt);
     unsigned char *buf = malloc(CHUNK * es);

@@ -31,6 +31,9 @@ se_status se_st_writer_add(se_st_writer *w, const char *name, se_dtype dt, int n
  * (they are converted while writing, so a large model needs no second copy). */
 se_status se_st_writer_add_borrowed(se_st_writer *w, const char *name, se_dtype dt, int ndim,
                                     const int64_t *ne, const float *data);
+/* Same, borrowing bytes already in dtype dt (prod(ne) * size(dt) bytes), written as they are. */
+se_status se_st_writer_add_raw_borrowed(se_st_writer *w, const char *name, se_dtype dt, int ndim,
+                                        const int64_t *ne, const void *bytes);
 /* Writes the file (SE_ERR_IO naming the path on failure). The writer can be saved again. */
 se_status se_st_writer_save(const se_st_writer *w, const char *path);
 
