@@ -93,5 +93,12 @@ echo "tests_s=$(( $(date +%s) - t0 )) tests_ok=$([ $fail = 0 ] && echo 1 || echo
 bench="$build/tests/strike_gpu_bench"
 [ -x "$bench" ] || die "no $bench (engine built without CUDA?)"
 say "build and tests took $(( $(date +%s) - t_start )) s; benchmark next"
-"$bench" || fail=1
+"$bench" | tee "$work/bench.log" || fail=1
+[ "${PIPESTATUS[0]}" = 0 ] || fail=1
+# The summary must be the last line even if the benchmark died before printing it.
+if ! tail -1 "$work/bench.log" | grep -q '^gpu='; then
+  name=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | tr ' =' '__')
+  echo "gpu=${name:-unknown} ms_per_image_b1=na images_per_s_b8=na unet_step_ms=na vae_decode_ms=na tflops_b8=na peak_mem_gb=na"
+  fail=1
+fi
 exit $fail
