@@ -52,7 +52,7 @@ rss=$(get "$line" peak_rss_mb)
 
 sdxl_s=skipped
 if [ "${SKIP_SDXL:-0}" != 1 ]; then
-  if ! [ -f "$models/sdxl/vae/diffusion_pytorch_model.safetensors" ]; then
+  if ! [ -f "$models/sdxl/STRIKE_RANDOM_MODEL.txt" ]; then   # written last
     echo "generating the full-size random SDXL model in $models/sdxl (once)" >&2
     mkdir -p "$models"
     "$tool" --make-tiny-model "$models/sdxl" --preset sdxl >&2

@@ -11,7 +11,7 @@ h_init lightning
 h_redis_start
 h_coord_start
 "$STRIKE_RENDER_BIN" --make-tiny-model "$H_DIR/tiny" 2>/dev/null || h_fail "tiny model"
-"$H_WORKER" --engine cpu --engine-options "model=sdxl-lightning:$H_DIR/tiny,threads=2,max_batch=3" \
+"$H_WORKER" --engine cpu --engine-options "model=sdxl-lightning:$H_DIR/tiny,unet.sdxl-lightning=$H_DIR/tiny/unet/diffusion_pytorch_model.safetensors,prediction.sdxl-lightning=epsilon,threads=2,max_batch=3" \
   --coordinator "$H_WEP" --output-root "$H_OUT" --worker-id wl --backoff-max-ms 500 --batch 8 \
   >>"$H_DIR/logs/worker-wl.log" 2>&1 &
 H_PIDS+=("$!")

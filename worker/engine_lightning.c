@@ -18,6 +18,8 @@
 typedef struct lt_model {
     char name[128];
     char path[1024];
+    char unet[1024];   /* "" or a Lightning UNet file over path's unet/config.json */
+    se_model_prediction pred;
     se_model *m;       /* NULL until first used (or after a failed load) */
 } lt_model;
 
@@ -152,6 +154,8 @@ static int lt_render(sw_engine *base, const sw_job *jobs, size_t n, sw_image *ou
             se_model_desc_init(&d);
             d.base_dir = lm->path;
             d.name = lm->name;
+            d.unet_file = lm->unet[0] ? lm->unet : NULL;
+            d.prediction = lm->pred;
             if (se_engine_load_model(le->e, &d, &lm->m) != SE_OK) {
                 char msg[256];
                 snprintf(msg, sizeof msg, "lightning engine: model %s: %s", lm->name, se_last_error());
@@ -275,6 +279,30 @@ sw_engine *sw_engine_lightning_create(const char *kind, const char *options, cha
             *eq = 0;
             const char *v = eq + 1;
             if (strcmp(tok, "model") == 0) rc = add_model(le, v, err, errlen);
+            else if (strncmp(tok, "unet.", 5) == 0 || strncmp(tok, "prediction.", 11) == 0) {
+                int is_unet = tok[0] == 'u';
+                const char *mname = tok + (is_unet ? 5 : 11);
+                int mi = find_model(le, mname);
+                if (!*mname || mi < 0) {
+                    snprintf(err, errlen, "lightning engine: %s names no model given before it "
+                             "(model=NAME:PATH first)", tok);
+                    rc = -1;
+                } else if (is_unet) {
+                    if (!*v || strlen(v) >= sizeof le->models[mi].unet) {
+                        snprintf(err, errlen, "lightning engine: bad %s \"%s\"", tok, v);
+                        rc = -1;
+                    } else {
+                        snprintf(le->models[mi].unet, sizeof le->models[mi].unet, "%s", v);
+                    }
+                } else if (strcmp(v, "epsilon") == 0) {
+                    le->models[mi].pred = SE_MODEL_PRED_EPSILON;
+                } else if (strcmp(v, "sample") == 0) {
+                    le->models[mi].pred = SE_MODEL_PRED_SAMPLE;
+                } else {
+                    snprintf(err, errlen, "lightning engine: %s: expected epsilon or sample, got \"%s\"", tok, v);
+                    rc = -1;
+                }
+            }
             else if (strcmp(tok, "threads") == 0) {
                 rc = parse_long(tok, v, 0, 4096, &x, err, errlen);
                 p.threads = (int)x;
@@ -290,8 +318,8 @@ sw_engine *sw_engine_lightning_create(const char *kind, const char *options, cha
                     rc = -1;
                 }
             } else {
-                snprintf(err, errlen, "lightning engine: unknown option \"%s\" (model, threads, device, "
-                         "noise, max_batch)", tok);
+                snprintf(err, errlen, "lightning engine: unknown option \"%s\" (model, unet.NAME, "
+                         "prediction.NAME, threads, device, noise, max_batch)", tok);
                 rc = -1;
             }
         }

@@ -13,6 +13,10 @@
  *   model=[NAME:]PATH  a diffusers SDXL folder served under NAME (default: the folder's last
  *                      component); repeat for several models. Jobs naming another model fail
  *                      with SF_ERR_MODEL; a job with an empty model name uses the first one.
+ *   unet.NAME=FILE     a Lightning UNet file (sdxl_lightning_4step_unet.safetensors) used over
+ *                      NAME's folder (its unet/config.json); after model=NAME:PATH
+ *   prediction.NAME=epsilon|sample   (sample for the 1-step x0 UNet; default: the folder's
+ *                      scheduler config)
  *   threads=N          CPU threads (0 = all cores; default 0)
  *   device=N           CUDA device (default 0)
  *   noise=cpu|philox|cpu-default   initial noise (default cpu)
