@@ -7,6 +7,8 @@ foreach(style kohya_sgm kohya_diff peft)
 endforeach()
 add_test(NAME engine_formats_names COMMAND engine_formats_sgm names)
 set_tests_properties(engine_formats_names PROPERTIES SKIP_RETURN_CODE 77 LABELS "engine")
+add_test(NAME engine_formats_desc COMMAND engine_formats_sgm desc)
+set_tests_properties(engine_formats_desc PROPERTIES SKIP_RETURN_CODE 77 LABELS "engine")
 add_test(NAME engine_formats_errors COMMAND engine_formats_sgm errors)
 set_tests_properties(engine_formats_errors PROPERTIES SKIP_RETURN_CODE 77 LABELS "engine")
 

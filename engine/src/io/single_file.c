@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/error.h"
@@ -556,4 +557,87 @@ se_status se_sf_load_networks(const se_sf_sources *s, se_backend *be, se_unet **
         if (vae) se_vae_destroy(vae);
     }
     return st;
+}
+
+/* ---------------------------------------------------------- descriptions ---- */
+
+#define DESC_PATH_MAX 4096
+
+static bool sf_is_file(const char *p) {
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+static bool sf_is_dir(const char *p) {
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+/* out = dir/a, or dir/b when dir/a is not a file (b may be NULL). */
+static se_status pick(char *out, const char *dir, const char *a, const char *b) {
+    if ((size_t)snprintf(out, DESC_PATH_MAX, "%s/%s", dir, a) >= DESC_PATH_MAX)
+        return se_fail(SE_ERR_INVALID_ARG, "model: path too long: %s/%s", dir, a);
+    if (b && !sf_is_file(out) && (size_t)snprintf(out, DESC_PATH_MAX, "%s/%s", dir, b) >= DESC_PATH_MAX)
+        return se_fail(SE_ERR_INVALID_ARG, "model: path too long: %s/%s", dir, b);
+    return SE_OK;
+}
+
+se_status se_sf_load_desc(const se_model_desc *d, se_backend *be, se_unet **unet, se_clip **te1,
+                          se_clip **te2, se_vae **vae) {
+    if (!d || !d->base_dir) return se_fail(SE_ERR_INVALID_ARG, "model: no base_dir given");
+    unsigned styles = 0;
+    if (d->checkpoint_file) {
+        if (!sf_is_file(d->checkpoint_file))
+            return se_fail(SE_ERR_IO, "model: checkpoint file %s not found", d->checkpoint_file);
+        se_st_file *ck = NULL;
+        SE_TRY(se_st_open(d->checkpoint_file, &ck));
+        styles = se_sf_detect(ck);
+        se_st_close(&ck);
+        unsigned sgm = SE_SF_STYLE_SGM_UNET | SE_SF_STYLE_SGM_CLIP_L | SE_SF_STYLE_SGM_CLIP_G |
+                       SE_SF_STYLE_SGM_VAE;
+        if (!(styles & sgm)) {
+            char sb[128];
+            return se_fail(SE_ERR_FORMAT, "model: %s is not an SGM single-file checkpoint (no "
+                           "model.diffusion_model., conditioner.embedders. or first_stage_model. "
+                           "tensors; styles found: %s)", d->checkpoint_file,
+                           se_sf_styles_str(styles, sb, sizeof sb));
+        }
+    }
+    if (d->unet_file && !sf_is_file(d->unet_file))
+        return se_fail(SE_ERR_IO, "model: UNet file %s not found", d->unet_file);
+    if (d->vae_dir && !sf_is_dir(d->vae_dir))
+        return se_fail(SE_ERR_IO, "model: VAE folder %s not found", d->vae_dir);
+    if (d->lora_file && !sf_is_file(d->lora_file))
+        return se_fail(SE_ERR_IO, "model: LoRA file %s not found", d->lora_file);
+    char ucfg[DESC_PATH_MAX], uw[DESC_PATH_MAX], c1[DESC_PATH_MAX], w1[DESC_PATH_MAX];
+    char c2[DESC_PATH_MAX], w2[DESC_PATH_MAX], vc[DESC_PATH_MAX], vw[DESC_PATH_MAX];
+    const char *vdir = d->vae_dir;
+    char vbase[DESC_PATH_MAX];
+    if (!vdir) {
+        SE_TRY(pick(vbase, d->base_dir, "vae", NULL));
+        vdir = vbase;
+    }
+    SE_TRY(pick(ucfg, d->base_dir, "unet/config.json", NULL));
+    SE_TRY(pick(uw, d->base_dir, "unet/diffusion_pytorch_model.safetensors",
+                "unet/diffusion_pytorch_model.fp16.safetensors"));
+    SE_TRY(pick(c1, d->base_dir, "text_encoder/config.json", NULL));
+    SE_TRY(pick(w1, d->base_dir, "text_encoder/model.safetensors", "text_encoder/model.fp16.safetensors"));
+    SE_TRY(pick(c2, d->base_dir, "text_encoder_2/config.json", NULL));
+    SE_TRY(pick(w2, d->base_dir, "text_encoder_2/model.safetensors",
+                "text_encoder_2/model.fp16.safetensors"));
+    SE_TRY(pick(vc, vdir, "config.json", NULL));
+    SE_TRY(pick(vw, vdir, "diffusion_pytorch_model.safetensors",
+                "diffusion_pytorch_model.fp16.safetensors"));
+    se_sf_sources s = {.checkpoint = d->checkpoint_file, .unet_config = ucfg, .te1_config = c1,
+                       .te2_config = c2, .vae_config = vc, .lora = d->lora_file,
+                       .lora_strength = d->lora_strength};
+    s.unet_file = d->unet_file ? d->unet_file : (styles & SE_SF_STYLE_SGM_UNET) ? NULL : uw;
+    s.te1_file = (styles & SE_SF_STYLE_SGM_CLIP_L) ? NULL : w1;
+    s.te2_file = (styles & SE_SF_STYLE_SGM_CLIP_G) ? NULL : w2;
+    s.vae_file = (d->vae_dir || !(styles & SE_SF_STYLE_SGM_VAE)) ? vw : NULL;
+    const char *files[4] = {s.unet_file, s.te1_file, s.te2_file, s.vae_file};
+    for (int i = 0; i < 4; i++)
+        if (files[i] && !sf_is_file(files[i]))
+            return se_fail(SE_ERR_IO, "model %s: weights %s not found", d->base_dir, files[i]);
+    return se_sf_load_networks(&s, be, unet, te1, te2, vae);
 }

@@ -121,4 +121,18 @@ typedef struct se_sf_sources {
 se_status se_sf_load_networks(const se_sf_sources *s, se_backend *be, se_unet **unet,
                               se_clip **te1, se_clip **te2, se_vae **vae);
 
+/* The pipeline's plug-in point: loads the four networks of a model description (strike/engine.h
+ * se_model_desc) that has a checkpoint_file and/or a lora_file, resolving each part like
+ * se_model_load does: configs from base_dir (vae_dir's config when given); weights from the most
+ * specific source: unet_file, else the checkpoint's UNet if it has one, else base_dir/unet/;
+ * text encoders from the checkpoint if it has them, else base_dir/text_encoder{,_2}/; the VAE
+ * from vae_dir, else the checkpoint, else base_dir/vae/ (model.safetensors or
+ * model.fp16.safetensors, diffusion_pytorch_model(.fp16).safetensors). lora_file is merged at
+ * lora_strength into the UNet and text encoders. se_model_load calls it as
+ *   if (d->checkpoint_file || d->lora_file)
+ *       st = se_sf_load_desc(d, be, &m->unet, &m->enc1, &m->enc2, &m->vae);
+ * and keeps loading tokenizers and the scheduler from base_dir itself. */
+se_status se_sf_load_desc(const se_model_desc *d, se_backend *be, se_unet **unet, se_clip **te1,
+                          se_clip **te2, se_vae **vae);
+
 #endif
