@@ -48,6 +48,12 @@ int main(void) {
         const se_model_spec *ml = se_model_specs_find(ms, "lightning-2step-lora");
         CHECK(ml && ml->lora[0] && ml->lora_strength == 1.0f && ml->vae[0]);
         CHECK(se_model_specs_find(ms, "nope") == NULL);
+        se_model_desc d;
+        se_model_spec_to_desc(m1, &d);
+        CHECK(d.prediction == SE_MODEL_PRED_SAMPLE && d.unet_file && !d.checkpoint_file &&
+              !d.lora_file && !strcmp(d.name, "lightning-1step") && d.lora_strength == 1.0f);
+        se_model_spec_to_desc(ml, &d);
+        CHECK(d.lora_file && d.vae_dir && !d.unet_file && d.prediction == SE_MODEL_PRED_EPSILON);
     }
     se_model_specs_free(&ms);
 

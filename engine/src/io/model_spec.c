@@ -243,6 +243,18 @@ const char *se_spec_prediction_name(se_spec_prediction p) {
     return p == SE_SPEC_PRED_SAMPLE ? "sample" : "epsilon";
 }
 
+void se_model_spec_to_desc(const se_model_spec *m, se_model_desc *d) {
+    se_model_desc_init(d);
+    d->name = m->name;
+    d->base_dir = m->base;
+    d->unet_file = m->unet[0] ? m->unet : NULL;
+    d->checkpoint_file = m->checkpoint[0] ? m->checkpoint : NULL;
+    d->vae_dir = m->vae[0] ? m->vae : NULL;
+    d->lora_file = m->lora[0] ? m->lora : NULL;
+    d->lora_strength = m->lora_strength;
+    d->prediction = m->prediction == SE_SPEC_PRED_SAMPLE ? SE_MODEL_PRED_SAMPLE : SE_MODEL_PRED_EPSILON;
+}
+
 /* ----------------------------------------------------------------- checks ---- */
 
 se_status se_model_spec_check_steps(const se_model_spec *m, int steps, int *resolved) {

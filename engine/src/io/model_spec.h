@@ -79,5 +79,9 @@ se_status se_model_spec_check_files(const se_model_spec *m);
 /* The content hash (above) into out (SE_MODEL_HASH_LEN hex digits + NUL). */
 se_status se_model_spec_hash(const se_model_spec *m, char out[SE_MODEL_HASH_LEN + 1]);
 const char *se_spec_prediction_name(se_spec_prediction p);
+/* Fills a pipeline model description (strike/engine.h) from a spec: name, base_dir, unet_file,
+ * checkpoint_file, vae_dir, lora_file (NULL when absent), lora_strength, prediction. The strings
+ * point into m (valid while the specs are). se_engine_load_model(e, &d, &model) then loads it. */
+void se_model_spec_to_desc(const se_model_spec *m, se_model_desc *d);
 
 #endif
