@@ -118,6 +118,49 @@ static void test_tiny(const char *dir) {
     CHECK(se_make_random_model(mdir, (se_gen_preset)9, 1) == SE_ERR_INVALID_ARG);
 }
 
+/* An incomplete UNet file (the fixture model's UNet without conv_out.weight) is refused with
+ * the missing tensor named; a VAE folder that is not one is refused naming the file. */
+static void test_incomplete(const char *dir) {
+    se_st_file *f = NULL;
+    CHECK(se_st_open(STRIKE_FIXTURES_DIR "/pipeline/model/unet/diffusion_pytorch_model.safetensors", &f) == SE_OK);
+    if (!f) return;
+    se_st_writer *w = NULL;
+    CHECK(se_st_writer_new(&w) == SE_OK);
+    int dropped = 0;
+    for (size_t i = 0; w && i < se_st_count(f); i++) {
+        const se_st_tensor *t = se_st_at(f, i);
+        if (strcmp(t->name, "conv_out.weight") == 0) {
+            dropped = 1;
+            continue;
+        }
+        float *v = malloc((size_t)t->numel * sizeof(float));
+        CHECK(v && se_st_read_host(f, t, SE_F32, v, (size_t)t->numel * sizeof(float)) == SE_OK);
+        if (v) CHECK(se_st_writer_add(w, t->name, SE_F16, t->ndim, t->shape, v) == SE_OK);
+        free(v);
+    }
+    CHECK(dropped);
+    char path[512];
+    snprintf(path, sizeof path, "%s/incomplete_unet.safetensors", dir);
+    CHECK(w && se_st_writer_save(w, path) == SE_OK);
+    se_st_writer_destroy(&w);
+    se_st_close(&f);
+    se_engine *e = NULL;
+    CHECK(se_engine_new(NULL, &e) == SE_OK);
+    se_model_desc d;
+    se_model_desc_init(&d);
+    d.base_dir = STRIKE_FIXTURES_DIR "/pipeline/model";
+    d.unet_file = path;
+    se_model *m = NULL;
+    se_status st = se_engine_load_model(e, &d, &m);
+    CHECK_MSG(st == SE_ERR_MISSING_TENSOR && m == NULL, "%d %s", st, se_last_error());
+    CHECK_MSG(strstr(se_last_error(), "conv_out.weight") != NULL, "%s", se_last_error());
+    d.unet_file = NULL;
+    d.vae_dir = STRIKE_FIXTURES_DIR "/pipeline/model/text_encoder";
+    st = se_engine_load_model(e, &d, &m);
+    CHECK_MSG(st != SE_OK && m == NULL && strstr(se_last_error(), "text_encoder"), "%d %s", st, se_last_error());
+    se_engine_destroy(&e);
+}
+
 int main(void) {
     char dir[] = "/tmp/strike-tiny-XXXXXX";
     if (!mkdtemp(dir)) {
@@ -126,6 +169,7 @@ int main(void) {
     }
     test_writer(dir);
     test_tiny(dir);
+    test_incomplete(dir);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
