@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -260,11 +261,14 @@ static se_status write_clip(const char *dir, const clip_shape *c, se_dtype dt, u
 
 /* ---- UNet and VAE: from the networks' own declarations ---------------------------------- */
 
+static se_status add_vae_encoder(se_st_writer *w, const se_vae_config *c, se_dtype dt, uint64_t seed);
+
 /* Every declared tensor of ws into dir/diffusion_pytorch_model.safetensors as dt. */
-static se_status write_weights(const char *dir, const se_weights *ws, se_dtype dt) {
+static se_status write_weights(const char *dir, const se_weights *ws, se_dtype dt,
+                               const se_vae_config *vae_encoder, uint64_t seed) {
     se_st_writer *w = NULL;
     SE_TRY(se_st_writer_new(&w));
-    se_status st = SE_OK;
+    se_status st = vae_encoder ? add_vae_encoder(w, vae_encoder, dt, seed) : SE_OK;
     for (size_t i = 0; st == SE_OK && i < se_weights_count(ws); i++) {
         const se_tensor *t = se_weights_at(ws, (int)i);
         if (t->dtype == dt) st = se_st_writer_add_raw_borrowed(w, t->name, dt, t->ndim, t->ne, t->data);
@@ -320,9 +324,94 @@ static se_status write_unet(const char *dir, const se_unet_config *c, se_backend
     SE_TRY(write_json(dir, "config.json", j));
     se_unet *u = NULL;
     SE_TRY(se_unet_new_random(c, be, seed, &u));
-    se_status st = write_weights(dir, se_unet_weights(u), dt);
+    se_status st = write_weights(dir, se_unet_weights(u), dt, NULL, 0);
     se_unet_destroy(&u);
     return st;
+}
+
+/* A random tensor of any rank: 'w' uniform +-1/sqrt(prod(ne[1:])), 'g' ones, 'b' +-0.02. */
+static se_status add_rand_nd(se_st_writer *w, rng *r, se_dtype dt, char kind, int nd,
+                             const int64_t *ne, const char *fmt, ...) SE_PRINTF(7, 8);
+static se_status add_rand_nd(se_st_writer *w, rng *r, se_dtype dt, char kind, int nd,
+                             const int64_t *ne, const char *fmt, ...) {
+    char name[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    size_t n = 1, fan = 1;
+    for (int i = 0; i < nd; i++) n *= (size_t)ne[i];
+    for (int i = 1; i < nd; i++) fan *= (size_t)ne[i];
+    float *v = malloc(n * sizeof(float));
+    if (!v) return se_fail(SE_ERR_NOMEM, "model generator: no memory for %s", name);
+    float a = kind == 'w' ? 1.0f / sqrtf((float)fan) : 0.02f;
+    for (size_t i = 0; i < n; i++) v[i] = kind == 'g' ? 1.0f : rng_unif(r, a);
+    se_status st = se_st_writer_add(w, name, dt, nd, ne, v);
+    free(v);
+    return st;
+}
+
+/* One encoder resnet (diffusers ResnetBlock2D without time embedding) under prefix. */
+static se_status enc_resnet(se_st_writer *w, rng *r, se_dtype dt, int64_t cin, int64_t cout,
+                            const char *p) {
+    SE_TRY(add_rand_nd(w, r, dt, 'g', 1, (int64_t[]){cin}, "%s.norm1.weight", p));
+    SE_TRY(add_rand_nd(w, r, dt, 'b', 1, (int64_t[]){cin}, "%s.norm1.bias", p));
+    SE_TRY(add_rand_nd(w, r, dt, 'w', 4, (int64_t[]){cout, cin, 3, 3}, "%s.conv1.weight", p));
+    SE_TRY(add_rand_nd(w, r, dt, 'b', 1, (int64_t[]){cout}, "%s.conv1.bias", p));
+    SE_TRY(add_rand_nd(w, r, dt, 'g', 1, (int64_t[]){cout}, "%s.norm2.weight", p));
+    SE_TRY(add_rand_nd(w, r, dt, 'b', 1, (int64_t[]){cout}, "%s.norm2.bias", p));
+    SE_TRY(add_rand_nd(w, r, dt, 'w', 4, (int64_t[]){cout, cout, 3, 3}, "%s.conv2.weight", p));
+    SE_TRY(add_rand_nd(w, r, dt, 'b', 1, (int64_t[]){cout}, "%s.conv2.bias", p));
+    if (cin != cout) {
+        SE_TRY(add_rand_nd(w, r, dt, 'w', 4, (int64_t[]){cout, cin, 1, 1}, "%s.conv_shortcut.weight", p));
+        SE_TRY(add_rand_nd(w, r, dt, 'b', 1, (int64_t[]){cout}, "%s.conv_shortcut.bias", p));
+    }
+    return SE_OK;
+}
+
+/* The VAE encoder + quant_conv (diffusers Encoder naming): the engine never runs it, but with it
+ * the folder is a complete AutoencoderKL that diffusers loads without complaint. */
+static se_status add_vae_encoder(se_st_writer *w, const se_vae_config *c, se_dtype dt, uint64_t seed) {
+    rng r = {seed};
+    const int64_t L2 = 2 * c->latent_channels, C0 = c->channels[0], CL = c->channels[c->nblocks - 1];
+    char p[160];
+    SE_TRY(add_rand_nd(w, &r, dt, 'w', 4, (int64_t[]){C0, 3, 3, 3}, "encoder.conv_in.weight"));
+    SE_TRY(add_rand_nd(w, &r, dt, 'b', 1, (int64_t[]){C0}, "encoder.conv_in.bias"));
+    int64_t cin = C0;
+    for (int i = 0; i < c->nblocks; i++) {
+        int64_t cout = c->channels[i];
+        for (int j = 0; j < c->layers_per_block; j++) {
+            snprintf(p, sizeof p, "encoder.down_blocks.%d.resnets.%d", i, j);
+            SE_TRY(enc_resnet(w, &r, dt, j == 0 ? cin : cout, cout, p));
+        }
+        if (i + 1 < c->nblocks) {
+            SE_TRY(add_rand_nd(w, &r, dt, 'w', 4, (int64_t[]){cout, cout, 3, 3},
+                               "encoder.down_blocks.%d.downsamplers.0.conv.weight", i));
+            SE_TRY(add_rand_nd(w, &r, dt, 'b', 1, (int64_t[]){cout},
+                               "encoder.down_blocks.%d.downsamplers.0.conv.bias", i));
+        }
+        cin = cout;
+    }
+    SE_TRY(enc_resnet(w, &r, dt, CL, CL, "encoder.mid_block.resnets.0"));
+    SE_TRY(enc_resnet(w, &r, dt, CL, CL, "encoder.mid_block.resnets.1"));
+    if (c->mid_attention) {
+        SE_TRY(add_rand_nd(w, &r, dt, 'g', 1, (int64_t[]){CL}, "encoder.mid_block.attentions.0.group_norm.weight"));
+        SE_TRY(add_rand_nd(w, &r, dt, 'b', 1, (int64_t[]){CL}, "encoder.mid_block.attentions.0.group_norm.bias"));
+        static const char *const proj[] = {"to_q", "to_k", "to_v", "to_out.0"};
+        for (int k = 0; k < 4; k++) {
+            SE_TRY(add_rand_nd(w, &r, dt, 'w', 2, (int64_t[]){CL, CL}, "encoder.mid_block.attentions.0.%s.weight", proj[k]));
+            SE_TRY(add_rand_nd(w, &r, dt, 'b', 1, (int64_t[]){CL}, "encoder.mid_block.attentions.0.%s.bias", proj[k]));
+        }
+    }
+    SE_TRY(add_rand_nd(w, &r, dt, 'g', 1, (int64_t[]){CL}, "encoder.conv_norm_out.weight"));
+    SE_TRY(add_rand_nd(w, &r, dt, 'b', 1, (int64_t[]){CL}, "encoder.conv_norm_out.bias"));
+    SE_TRY(add_rand_nd(w, &r, dt, 'w', 4, (int64_t[]){L2, CL, 3, 3}, "encoder.conv_out.weight"));
+    SE_TRY(add_rand_nd(w, &r, dt, 'b', 1, (int64_t[]){L2}, "encoder.conv_out.bias"));
+    if (c->post_quant_conv) {
+        SE_TRY(add_rand_nd(w, &r, dt, 'w', 4, (int64_t[]){L2, L2, 1, 1}, "quant_conv.weight"));
+        SE_TRY(add_rand_nd(w, &r, dt, 'b', 1, (int64_t[]){L2}, "quant_conv.bias"));
+    }
+    return SE_OK;
 }
 
 static se_status write_vae(const char *dir, const se_vae_config *c, se_backend *be, se_dtype dt,
@@ -351,7 +440,7 @@ static se_status write_vae(const char *dir, const se_vae_config *c, se_backend *
     SE_TRY(write_json(dir, "config.json", j));
     se_vae *v = NULL;
     SE_TRY(se_vae_new_random(c, be, seed, &v));
-    se_status st = write_weights(dir, se_vae_weights(v), dt);
+    se_status st = write_weights(dir, se_vae_weights(v), dt, c, seed ^ 0x5555);
     se_vae_destroy(&v);
     return st;
 }

@@ -9,8 +9,8 @@
  *   tiny  the architecture in miniature (64x64 px renders in well under a second); ~2 MB.
  *   sdxl  the full SDXL base configuration (UNet 2.6 G parameters, CLIP ViT-L and bigG, the SDXL
  *         VAE decoder), fp16 files (~6 GB; generating needs ~11 GB of RAM): benchmarks.
- * The VAE holds only the decoder (the engine never encodes), so diffusers warns about the
- * encoder's missing weights if it loads the folder.
+ * The VAE file also holds a random encoder (the engine never runs it) so that diffusers loads
+ * the folder as a complete StableDiffusionXLPipeline.
  */
 #ifndef STRIKE_PIPELINE_TINY_MODEL_H
 #define STRIKE_PIPELINE_TINY_MODEL_H
