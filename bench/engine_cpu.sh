@@ -42,11 +42,15 @@ else
   py=$venv/bin/python
 fi
 
-# 3. Engine, then torch, one after the other.
+# 3. Engine, then torch, one after the other. The 1-minute load average before each side is
+# printed too: on a shared machine other processes can easily distort one side's time.
+load1() { cut -d' ' -f1 /proc/loadavg; }
 echo "engine: $tool --threads $threads --size $size --batch $batch" >&2
+eng_load=$(load1)
 eng_out=$(nice "$tool" --threads "$threads" --size "$size" --batch "$batch" --warmup "$warmup" --runs "$runs")
 echo "$eng_out"
 echo "torch: $py bench/unet_torch.py --threads $threads" >&2
+torch_load=$(load1)
 torch_out=$(OMP_NUM_THREADS=$threads nice "$py" "$root/bench/unet_torch.py" --threads "$threads" \
   --size "$size" --batch "$batch" --warmup "$warmup" --runs "$runs" ${PROFILE:+--profile})
 echo "$torch_out"
@@ -56,4 +60,5 @@ e=$(get "$eng_out" engine_unet_s)
 t=$(get "$torch_out" torch_unet_s)
 rss=$(get "$eng_out" peak_rss_mb)
 ratio=$(awk -v e="$e" -v t="$t" 'BEGIN { printf "%.3f", e / t }')
+echo "engine_load1=$eng_load torch_load1=$torch_load cpus=$(nproc)"
 echo "engine_unet_s=$e torch_unet_s=$t ratio=$ratio threads=$threads peak_rss_mb=$rss"
