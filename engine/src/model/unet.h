@@ -16,7 +16,7 @@
  *   time_ids [B, 6] -> out [B, out_channels, h, w].
  * text_embeds/time_ids are only used (and required) with addition_embed_type "text_time".
  * A UNet keeps its activation arenas between calls: run one forward at a time per se_unet
- * (weights are read-only, so several se_unet objects may share nothing but the backend).
+ * (separate se_unet objects are independent).
  */
 #ifndef STRIKE_ENGINE_UNET_H
 #define STRIKE_ENGINE_UNET_H
