@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "cpu/cpu_internal.h"
 
 /* One LoRA module: its key (without the role suffix) and its tensors. */
 typedef struct lora_module {
@@ -39,33 +38,74 @@ static bool ends_weight(const char *s) {
     return n > 7 && strcmp(s + n - 7, ".weight") == 0;
 }
 
-/* Finds the entry of view v a module key (after its style prefix) names. kohya: compare with the
- * flattened diffusers name (with and without "text_model." for text encoders) and, with ucfg,
- * the flattened SGM name; peft: compare with the dotted name. Returns -1 if none. */
-static long match(const se_sf_view *v, const char *rest, bool kohya, bool text,
-                  const se_unet_config *ucfg) {
+/* The names a view's tensors can be called by in a LoRA file, computed once per view: for each
+ * "*.weight" entry its dotted name without ".weight" (PEFT), and flattened kohya names: of the
+ * diffusers name, of "text_model." + name (text encoders whose file lacks the prefix) and of the
+ * SGM name (UNet). NULL where not applicable. */
+typedef struct name_index {
+    size_t n;
+    char **dotted, **flat, **flat_tm, **flat_sgm;
+} name_index;
+
+static void index_free(name_index *x) {
+    for (size_t i = 0; i < x->n; i++) {
+        free(x->dotted[i]);
+        free(x->flat[i]);
+        free(x->flat_tm[i]);
+        free(x->flat_sgm[i]);
+    }
+    free(x->dotted);
+    free(x->flat);
+    free(x->flat_tm);
+    free(x->flat_sgm);
+    memset(x, 0, sizeof *x);
+}
+
+static se_status index_build(const se_sf_view *v, bool text, const se_unet_config *ucfg,
+                             name_index *x) {
+    size_t n = se_sf_view_count(v);
+    x->n = n;
+    x->dotted = calloc(n ? n : 1, sizeof *x->dotted);
+    x->flat = calloc(n ? n : 1, sizeof *x->flat);
+    x->flat_tm = calloc(n ? n : 1, sizeof *x->flat_tm);
+    x->flat_sgm = calloc(n ? n : 1, sizeof *x->flat_sgm);
+    if (!x->dotted || !x->flat || !x->flat_tm || !x->flat_sgm) {
+        index_free(x);
+        return se_fail(SE_ERR_NOMEM, "no memory for a LoRA name index");
+    }
     char a[256], b[256];
-    for (size_t i = 0; i < se_sf_view_count(v); i++) {
+    for (size_t i = 0; i < n; i++) {
         const char *name = se_sf_view_name(v, i);
         if (!ends_weight(name)) continue;
+        snprintf(a, sizeof a, "%.*s", (int)(strlen(name) - 7), name);
+        x->dotted[i] = strdup(a);
+        kohya_of(name, a, sizeof a);
+        x->flat[i] = strdup(a);
+        if (text && strncmp(name, "text_model.", 11) != 0) {
+            snprintf(b, sizeof b, "text_model.%s", name);
+            kohya_of(b, a, sizeof a);
+            x->flat_tm[i] = strdup(a);
+        }
+        if (ucfg && se_sgm_unet_from_diffusers(ucfg, name, b, sizeof b)) {
+            kohya_of(b, a, sizeof a);
+            x->flat_sgm[i] = strdup(a);
+        }
+    }
+    return SE_OK;
+}
+
+static bool eq(const char *a, const char *b) { return a && strcmp(a, b) == 0; }
+
+/* The entry a module key (after its style prefix) names, or -1. PEFT keys may also carry a
+ * "text_model." prefix the view's names lack. */
+static long match(const name_index *x, const char *rest, bool kohya) {
+    for (size_t i = 0; i < x->n; i++) {
         if (kohya) {
-            kohya_of(name, a, sizeof a);
-            if (strcmp(a, rest) == 0) return (long)i;
-            if (text && strncmp(name, "text_model.", 11) != 0) {
-                snprintf(b, sizeof b, "text_model.%s", name);
-                kohya_of(b, a, sizeof a);
-                if (strcmp(a, rest) == 0) return (long)i;
-            }
-            if (ucfg && se_sgm_unet_from_diffusers(ucfg, name, b, sizeof b)) {
-                kohya_of(b, a, sizeof a);
-                if (strcmp(a, rest) == 0) return (long)i;
-            }
-        } else {
-            size_t n = strlen(rest);
-            if (strncmp(name, rest, n) == 0 && strcmp(name + n, ".weight") == 0) return (long)i;
-            if (text && strncmp(name, "text_model.", 11) != 0 && strncmp(rest, "text_model.", 11) == 0 &&
-                strncmp(name, rest + 11, n - 11) == 0 && strcmp(name + n - 11, ".weight") == 0)
+            if (eq(x->flat[i], rest) || eq(x->flat_tm[i], rest) || eq(x->flat_sgm[i], rest))
                 return (long)i;
+        } else if (eq(x->dotted[i], rest) ||
+                   (x->flat_tm[i] && strncmp(rest, "text_model.", 11) == 0 && eq(x->dotted[i], rest + 11))) {
+            return (long)i;
         }
     }
     return -1;
@@ -80,8 +120,8 @@ static se_status read_alpha(const se_st_file *f, const se_st_tensor *t, float *o
 }
 
 /* Merges one module into entry idx of view v. */
-static se_status merge_one(const se_st_file *f, const lora_module *m, se_sf_view *v, long idx,
-                           float strength, int *rank_out) {
+static se_status merge_one(const se_st_file *f, const se_st_file *vf, const lora_module *m,
+                           se_sf_view *v, long idx, float strength, int *rank_out) {
     const char *path = se_st_path(f);
     if (!m->down || !m->up)
         return se_fail(SE_ERR_FORMAT, "%s: LoRA module %s has no %s tensor", path, m->key,
@@ -116,23 +156,10 @@ static se_status merge_one(const se_st_file *f, const lora_module *m, se_sf_view
         SE_TRY(read_alpha(f, m->alpha, &a));
         scale = strength * a / (float)r;
     }
-    float *w = malloc((size_t)wn * sizeof *w);
-    float *df = malloc((size_t)d->numel * sizeof *df);
-    float *uf = malloc((size_t)u->numel * sizeof *uf);
-    se_status st = SE_OK;
-    if (!w || !df || !uf) st = se_fail(SE_ERR_NOMEM, "no memory to merge LoRA module %s", m->key);
-    if (st == SE_OK) st = se_sf_view_read_f32(v, (size_t)idx, w, (size_t)wn);
-    if (st == SE_OK) st = se_st_read_host(f, d, SE_F32, df, (size_t)d->numel * sizeof *df);
-    if (st == SE_OK) st = se_st_read_host(f, u, SE_F32, uf, (size_t)u->numel * sizeof *uf);
-    if (st == SE_OK) {
-        /* W[out, in] += scale * up[out, r] @ down[r, in]: the CPU backend's host SGEMM (OpenBLAS
-         * or the built-in blocked one), fp32 */
-        cpu_sgemm(false, false, out, in, r, scale, uf, r, df, in, 1.0f, w, in);
-        st = se_sf_view_set_f32(v, (size_t)idx, w, (size_t)wn);
-    }
-    free(w);
-    free(df);
-    free(uf);
+    /* the update is added (fp32) whenever the tensor is read: records of vf, the view's own
+     * open copy of the LoRA file */
+    se_status st = se_sf_view_add_delta(v, (size_t)idx, vf, se_st_find(vf, u->name),
+                                        se_st_find(vf, d->name), scale);
     if (st == SE_OK && r > *rank_out) *rank_out = (int)r;
     return st;
 }
@@ -201,6 +228,12 @@ se_status se_lora_apply(const char *path, float strength, const se_lora_targets 
         ucfg = &sdxl;
     }
     if (st == SE_OK && nm == 0) st = se_fail(SE_ERR_FORMAT, "%s: no LoRA tensors", path);
+    se_sf_view *views[3] = {tg->unet, tg->te1, tg->te2};
+    name_index idxs[3];
+    memset(idxs, 0, sizeof idxs);
+    se_st_file *vfiles[3] = {NULL, NULL, NULL}; /* per view: its own open copy of the file */
+    for (int k = 0; k < 3 && st == SE_OK; k++)
+        if (views[k]) st = index_build(views[k], k != 0, k == 0 ? ucfg : NULL, &idxs[k]);
     for (size_t i = 0; i < nm && st == SE_OK; i++) {
         const char *key = m[i].key;
         static const struct {
@@ -228,14 +261,18 @@ se_status se_lora_apply(const char *path, float strength, const se_lora_targets 
                          path, key, NETS[net]);
             break;
         }
-        long idx = match(v, key + strlen(STYLES[s].prefix), STYLES[s].kohya, net != 0,
-                         net == 0 ? ucfg : NULL);
+        long idx = match(&idxs[net], key + strlen(STYLES[s].prefix), STYLES[s].kohya);
         if (idx < 0) {
             st = se_fail(SE_ERR_MISSING_TENSOR, "%s: LoRA key %s matches no tensor of %s", path, key,
                          NETS[net]);
             break;
         }
-        st = merge_one(f, &m[i], v, idx, strength, &stats->rank_max);
+        if (!vfiles[net]) {
+            st = se_st_open(path, &vfiles[net]);
+            if (st == SE_OK) st = se_sf_view_adopt(v, vfiles[net]); /* the view closes it */
+            if (st != SE_OK) break;
+        }
+        st = merge_one(f, vfiles[net], &m[i], v, idx, strength, &stats->rank_max);
         if (st == SE_OK) {
             stats->modules++;
             if (net == 0) stats->unet++;
@@ -243,6 +280,7 @@ se_status se_lora_apply(const char *path, float strength, const se_lora_targets 
             else stats->te2++;
         }
     }
+    for (int k = 0; k < 3; k++) index_free(&idxs[k]);
     free(m);
     se_st_close(&f);
     return st;

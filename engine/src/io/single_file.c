@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "cpu/cpu_internal.h"
 #include "io/lora.h"
 
 /* One diffusers-named tensor of a view. */
@@ -28,13 +29,24 @@ typedef struct sf_entry {
     se_sgm_op op;                   /* how src becomes this tensor */
     int part;                       /* SPLIT3: 0 q, 1 k, 2 v */
     float *owned;                   /* replaced data (fp32), or NULL */
+    struct sf_delta *delta;         /* low-rank updates added when read (LoRA), or NULL */
+    int ndelta, capdelta;           /* their count and capacity */
 } sf_entry;
+
+/* W += scale * up[out, r] @ down[r, in], both read (as fp32) from a file the view holds. */
+typedef struct sf_delta {
+    const se_st_file *f;
+    const se_st_tensor *up, *down;
+    float scale;
+} sf_delta;
 
 struct se_sf_view {
     const se_st_file *f;            /* the file every entry reads from */
     sf_entry *e;                    /* entries */
     size_t n, cap;                  /* count and capacity */
     se_dtype merge_dt;              /* dtype replaced entries are written in */
+    se_st_file **adopted;           /* files the view closes (LoRA files its deltas read) */
+    size_t nadopted;
 };
 
 /* ------------------------------------------------------------ detection ---- */
@@ -81,7 +93,12 @@ static se_status view_alloc(const se_st_file *f, se_sf_view **out) {
 
 void se_sf_view_destroy(se_sf_view **pv) {
     if (!pv || !*pv) return;
-    for (size_t i = 0; i < (*pv)->n; i++) free((*pv)->e[i].owned);
+    for (size_t i = 0; i < (*pv)->n; i++) {
+        free((*pv)->e[i].owned);
+        free((*pv)->e[i].delta);
+    }
+    for (size_t i = 0; i < (*pv)->nadopted; i++) se_st_close(&(*pv)->adopted[i]);
+    free((*pv)->adopted);
     free((*pv)->e);
     free(*pv);
     *pv = NULL;
@@ -265,11 +282,7 @@ static se_status entry_bytes(const se_sf_view *v, const sf_entry *e, se_dtype dt
     size_t esz = se_dtype_size(dt);
     int64_t n = 1;
     for (int d = 0; d < e->ndim; d++) n *= e->ne[d];
-    if (e->owned) {
-        se_convert_host(dt, dst, SE_F32, e->owned, (size_t)n);
-        return SE_OK;
-    }
-    if (dt != t->dtype) { /* via fp32 */
+    if (e->owned || e->ndelta || dt != t->dtype) { /* via fp32 */
         float *tmp = malloc((size_t)n * sizeof *tmp);
         if (!tmp) return se_fail(SE_ERR_NOMEM, "no memory to convert %s", e->name);
         se_status st = se_sf_view_read_f32(v, (size_t)(e - v->e), tmp, (size_t)n);
@@ -297,12 +310,10 @@ static se_status entry_bytes(const se_sf_view *v, const sf_entry *e, se_dtype dt
     return SE_OK;
 }
 
-se_status se_sf_view_read_f32(const se_sf_view *v, size_t i, float *dst, size_t n) {
+/* Entry i's data before its deltas (owned, or the source with its transform). */
+static se_status read_base_f32(const se_sf_view *v, size_t i, float *dst, size_t n) {
     const sf_entry *e = &v->e[i];
     int64_t numel = se_sf_view_numel(v, i);
-    if ((int64_t)n < numel)
-        return se_fail(SE_ERR_INVALID_ARG, "%s: buffer of %zu floats, need %lld", e->name, n,
-                       (long long)numel);
     if (e->owned) {
         memcpy(dst, e->owned, (size_t)numel * sizeof *dst);
         return SE_OK;
@@ -327,6 +338,62 @@ se_status se_sf_view_read_f32(const se_sf_view *v, size_t i, float *dst, size_t 
     return st;
 }
 
+/* dst[out, in] += scale * up @ down for one delta. */
+static se_status apply_delta(const sf_delta *d, const char *name, float *dst) {
+    int64_t r = d->down->shape[0], out = d->up->shape[0], in = d->down->numel / r;
+    float *df = malloc((size_t)d->down->numel * sizeof *df);
+    float *uf = malloc((size_t)d->up->numel * sizeof *uf);
+    se_status st = SE_OK;
+    if (!df || !uf) st = se_fail(SE_ERR_NOMEM, "no memory to merge into %s", name);
+    if (st == SE_OK) st = se_st_read_host(d->f, d->down, SE_F32, df, (size_t)d->down->numel * sizeof *df);
+    if (st == SE_OK) st = se_st_read_host(d->f, d->up, SE_F32, uf, (size_t)d->up->numel * sizeof *uf);
+    /* the CPU backend's host SGEMM (OpenBLAS or the built-in blocked one), fp32, beta 1 */
+    if (st == SE_OK) cpu_sgemm(false, false, out, in, r, d->scale, uf, r, df, in, 1.0f, dst, in);
+    free(df);
+    free(uf);
+    return st;
+}
+
+se_status se_sf_view_read_f32(const se_sf_view *v, size_t i, float *dst, size_t n) {
+    const sf_entry *e = &v->e[i];
+    int64_t numel = se_sf_view_numel(v, i);
+    if ((int64_t)n < numel)
+        return se_fail(SE_ERR_INVALID_ARG, "%s: buffer of %zu floats, need %lld", e->name, n,
+                       (long long)numel);
+    SE_TRY(read_base_f32(v, i, dst, n));
+    for (int k = 0; k < e->ndelta; k++) SE_TRY(apply_delta(&e->delta[k], e->name, dst));
+    return SE_OK;
+}
+
+se_status se_sf_view_add_delta(se_sf_view *v, size_t i, const se_st_file *f,
+                               const se_st_tensor *up, const se_st_tensor *down, float scale) {
+    sf_entry *e = &v->e[i];
+    int64_t r = down->ndim >= 1 ? down->shape[0] : 0;
+    if (r <= 0 || up->ndim < 2 || up->shape[1] != r || up->shape[0] * (down->numel / r) != se_sf_view_numel(v, i))
+        return se_fail(SE_ERR_SHAPE, "%s: low-rank update %s @ %s does not fit", e->name, up->name,
+                       down->name);
+    if (e->ndelta == e->capdelta) {
+        int nc = e->capdelta ? e->capdelta * 2 : 1;
+        sf_delta *nd = realloc(e->delta, (size_t)nc * sizeof *nd);
+        if (!nd) return se_fail(SE_ERR_NOMEM, "no memory for a LoRA update of %s", e->name);
+        e->delta = nd;
+        e->capdelta = nc;
+    }
+    e->delta[e->ndelta++] = (sf_delta){.f = f, .up = up, .down = down, .scale = scale};
+    return SE_OK;
+}
+
+se_status se_sf_view_adopt(se_sf_view *v, se_st_file *f) {
+    se_st_file **na = realloc(v->adopted, (v->nadopted + 1) * sizeof *na);
+    if (!na) {
+        se_st_close(&f);
+        return se_fail(SE_ERR_NOMEM, "no memory to keep a file open");
+    }
+    v->adopted = na;
+    v->adopted[v->nadopted++] = f;
+    return SE_OK;
+}
+
 se_status se_sf_view_set_f32(se_sf_view *v, size_t i, const float *src, size_t n) {
     sf_entry *e = &v->e[i];
     int64_t numel = se_sf_view_numel(v, i);
@@ -349,7 +416,7 @@ static const char *st_dtype_str(se_dtype dt) {
 
 /* The dtype entry e is written in. */
 static se_dtype entry_dtype(const se_sf_view *v, const sf_entry *e) {
-    return e->owned ? v->merge_dt : e->src->dtype;
+    return (e->owned || e->ndelta) ? v->merge_dt : e->src->dtype;
 }
 
 /* Writes all of buf to fd. */
@@ -507,7 +574,10 @@ se_status se_sf_load_networks(const se_sf_sources *s, se_backend *be, se_unet **
      * and text encoders when a LoRA is merged */
     for (int i = 0; i < 4 && st == SE_OK; i++) {
         if (!want[i]) continue;
-        bool need = (!n[i].file && i != 0) || (lora && i != 3);
+        /* se_unet_new_from_single_file maps names only for the same layers in every block */
+        bool uniform = true;
+        for (int b = 1; i == 0 && b < ucfg.nblocks; b++) uniform &= ucfg.layers[b] == ucfg.layers[0];
+        bool need = (!n[i].file && (i != 0 || !uniform)) || (lora && i != 3);
         if (!n[i].file && !ck)
             st = se_fail(SE_ERR_INVALID_ARG, "%s: no weights given (neither a file nor a "
                          "checkpoint)", n[i].what);

@@ -3,14 +3,15 @@
  *
  * A view (se_sf_view) is one network's tensors under DIFFUSERS / transformers names, each backed
  * by a tensor of an open safetensors file plus a transform (rename, q/k/v row split, transpose,
- * 1x1-kernel squeeze; sgm_names.h), or by an fp32 buffer the view owns (a LoRA-merged tensor,
- * lora.h). The existing networks (unet.c, clip.c, vae.c) load from a safetensors PATH, so a view
+ * 1x1-kernel squeeze; sgm_names.h), or by an fp32 buffer the view owns, plus any low-rank updates
+ * (LoRA modules, lora.h) added in fp32 whenever the tensor is read. The existing networks (unet.c, clip.c, vae.c) load from a safetensors PATH, so a view
  * is handed to them by materialising it: se_sf_view_materialize() writes a diffusers-named
  * safetensors image into an anonymous in-memory file (memfd; an unlinked temporary file where
  * memfd is missing) and returns "/proc/self/fd/N", which se_unet_new_from_files(),
  * se_clip_load_files() and se_vae_new_from_files() open like any file. The image costs the
  * component's size in RAM until se_sf_image_close(); copies of untouched tensors are plain
- * memcpy (no dtype change), merged ones are written in the view's merge dtype.
+ * memcpy (no dtype change), merged ones are computed one at a time and written in the view's
+ * merge dtype.
  *
  *   se_st_file *f; SE_TRY(se_st_open("sdxl_lightning_4step.safetensors", &f));
  *   unsigned styles = se_sf_detect(f);                   // SE_SF_STYLE_* bits
@@ -84,6 +85,13 @@ se_status se_sf_view_read_f32(const se_sf_view *v, size_t i, float *dst, size_t 
  * merge dtype (default F32; se_sf_view_set_merge_dtype). */
 se_status se_sf_view_set_f32(se_sf_view *v, size_t i, const float *src, size_t n);
 void se_sf_view_set_merge_dtype(se_sf_view *v, se_dtype dt);
+/* Adds a low-rank update to entry i: W += scale * up @ down (fp32), applied whenever the entry
+ * is read or materialised, so a LoRA costs no memory until then. up [out, r(,1,1)] and down
+ * [r, in(,kh,kw)] are records of f, which must stay open as long as the view (se_sf_view_adopt). */
+se_status se_sf_view_add_delta(se_sf_view *v, size_t i, const se_st_file *f,
+                               const se_st_tensor *up, const se_st_tensor *down, float scale);
+/* The view takes f and closes it when destroyed (on failure f is closed at once). */
+se_status se_sf_view_adopt(se_sf_view *v, se_st_file *f);
 
 /* A materialised view: an open anonymous file and the path that opens it. */
 typedef struct se_sf_image {
