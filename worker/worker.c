@@ -1,15 +1,20 @@
 /*
  * worker.c - the strike-worker event loop (see worker.h and docs/worker.md).
  *
- * One thread: it polls the DEALER socket between engine batches. Shards received are queued
- * locally (the credit bounds how many jobs can be held); the head shard is rendered batch by
- * batch; its results go back in one Results per shard (plus partial Results when a shard takes
- * longer than SW_PARTIAL_MS), then the freed capacity goes back as Credit.
+ * Two threads. The main thread owns the DEALER socket: it receives shards (queued locally; the
+ * credit bounds how many jobs can be held), sends heartbeats and results, and reconnects. The
+ * render thread runs one batch at a time through the engine and writes its images, so a batch
+ * that takes longer than several heartbeat intervals (a real engine on a CPU) never silences the
+ * worker. The head shard is rendered batch by batch; its results go back in one Results per shard
+ * (plus partial Results when a shard takes longer than SW_PARTIAL_MS), then the freed capacity
+ * goes back as Credit.
  */
 #include "worker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +89,21 @@ typedef struct sw_worker {
     retained *ret;            /* ring of recent final Results (SW_RETAIN_MAX) */
     size_t ret_head, ret_len, ret_bytes;
     uint64_t resent;          /* Results frames re-sent after reconnects */
+    /* Render thread. Main sets the batch and `pending`; the thread clears `pending`, renders and
+     * writes, sets `finished` and writes a byte to wake[1]; main then takes the outcome. */
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int th_started;
+    int wake[2];              /* pipe: render thread -> main loop */
+    int busy;                 /* main: a batch is with the render thread */
+    int draining;             /* leaving: finished shards give no credit back */
+    int pending, finished, quit; /* under mu */
+    held *bh;                 /* batch: its shard */
+    uint32_t boff;            /* batch: first offset */
+    size_t bn;                /* batch: jobs */
+    uint32_t bms;             /* batch: render ms per job */
+    uint8_t *out_failed;      /* batch: 1 where writing the output failed (message in images[i]) */
 } sw_worker;
 
 /* ---- sending ------------------------------------------------------------------------------- */
@@ -367,14 +387,63 @@ static void finish_head(sw_worker *w, int give_credit) {
     w->q_len--;
     w->held_jobs -= n;
     held_free(h);
-    if (give_credit)
+    if (give_credit && !w->draining)
         send_credit(w, n);
 }
 
 /* ---- rendering ------------------------------------------------------------------------------ */
 
-/* Render the next batch of the head shard. */
-static void render_batch(sw_worker *w) {
+/* Render thread: run batches handed over by the main loop (engine + outputs). */
+static void *render_main(void *arg) {
+    sw_worker *w = arg;
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        while (!w->pending && !w->quit)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (!w->pending) {
+            pthread_mutex_unlock(&w->mu);
+            return NULL;
+        }
+        w->pending = 0;
+        pthread_mutex_unlock(&w->mu);
+
+        held *h = w->bh;
+        Strike__Shard *s = h->env->shard;
+        size_t n = w->bn;
+        uint64_t t0 = sf_now_us();
+        w->engine->ops->render(w->engine, w->jobs, n, w->images);
+        uint32_t ms = (uint32_t)((sf_now_us() - t0) / 1000 / (n ? n : 1));
+        w->bms = ms;
+        for (size_t i = 0; i < n; i++) {
+            w->out_failed[i] = 0;
+            sw_image *im = &w->images[i];
+            if (im->status != 0 || w->cfg->no_write)
+                continue;
+            const char *root = s->output_root && *s->output_root ? s->output_root : w->cfg->output_root;
+            sw_output_job oj = {root, s->output_prefix, s->submission_id, s->first_index + w->boff + i,
+                                &w->jobs[i], im, w->engine, ms};
+            char err[512];
+            if (sw_output_write(w->out, &oj, err, sizeof err) != 0) {
+                w->out_failed[i] = 1;
+                snprintf(im->error, sizeof im->error, "%.255s", err);
+            }
+        }
+        if (!w->cfg->no_write)
+            sw_output_flush(w->out);
+
+        pthread_mutex_lock(&w->mu);
+        w->finished = 1;
+        pthread_mutex_unlock(&w->mu);
+        char b = 1;
+        if (write(w->wake[1], &b, 1) < 0) {
+            /* the pipe is non-blocking and only ever holds a few bytes: nothing to do */
+        }
+    }
+}
+
+/* Hand the next batch of the head shard to the render thread (or finish the shard when it has
+ * nothing left to render). */
+static void start_batch(sw_worker *w) {
     held *h = w->q[w->q_head];
     Strike__Shard *s = h->env->shard;
     if (h->cancelled || h->next >= s->count) {
@@ -395,43 +464,58 @@ static void render_batch(sw_worker *w) {
         j->height = (int)(s->n_height_override && s->height_override[off] ? s->height_override[off] : s->height);
         j->model = s->model;
     }
-    uint64_t t0 = sf_now_us();
-    w->engine->ops->render(w->engine, w->jobs, n, w->images);
-    uint32_t ms = (uint32_t)((sf_now_us() - t0) / 1000 / (n ? n : 1));
-    for (size_t i = 0; i < n; i++) {
-        uint32_t off = h->next + (uint32_t)i;
+    w->bh = h;
+    w->boff = h->next;
+    w->bn = n;
+    w->busy = 1;
+    pthread_mutex_lock(&w->mu);
+    w->finished = 0;
+    w->pending = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* If the render thread finished its batch (or, with wait set, once it has), record the outcome
+ * in the shard and report. Returns 1 when a batch was completed. */
+static int complete_batch(sw_worker *w, int wait) {
+    if (!w->busy)
+        return 0;
+    pthread_mutex_lock(&w->mu);
+    while (wait && !w->finished) {
+        pthread_mutex_unlock(&w->mu);
+        struct timespec ts = {0, 1000000L};
+        nanosleep(&ts, NULL);
+        pthread_mutex_lock(&w->mu);
+    }
+    int fin = w->finished;
+    pthread_mutex_unlock(&w->mu);
+    if (!fin)
+        return 0;
+    w->busy = 0;
+    held *h = w->bh;
+    Strike__Shard *s = h->env->shard;
+    for (size_t i = 0; i < w->bn; i++) {
+        uint32_t off = w->boff + (uint32_t)i;
         sw_image *im = &w->images[i];
-        if (im->status != 0) {
-            add_error(h, off, SF_ERR_ENGINE, im->error);
+        if (im->status != 0 || w->out_failed[i]) {
+            if (w->out_failed[i])
+                SF_WARN("%s", im->error);
+            add_error(h, off, w->out_failed[i] ? SF_ERR_OUTPUT : SF_ERR_ENGINE, im->error);
             w->jobs_failed++;
             continue;
         }
-        if (!w->cfg->no_write) {
-            const char *root = s->output_root && *s->output_root ? s->output_root : w->cfg->output_root;
-            sw_output_job oj = {root, s->output_prefix, s->submission_id, s->first_index + off, &w->jobs[i], im,
-                                w->engine, ms};
-            char err[512];
-            if (sw_output_write(w->out, &oj, err, sizeof err) != 0) {
-                SF_WARN("%s", err);
-                add_error(h, off, SF_ERR_OUTPUT, err);
-                w->jobs_failed++;
-                continue;
-            }
-        }
         h->ok_off[h->n_ok] = off;
         h->ok_seed[h->n_ok] = w->jobs[i].seed;
-        h->ok_ms[h->n_ok] = ms;
+        h->ok_ms[h->n_ok] = w->bms;
         h->n_ok++;
         w->jobs_done++;
     }
-    h->next += (uint32_t)n;
-    if (h->next >= s->count) {
-        sw_output_flush(w->out);
+    h->next = w->boff + (uint32_t)w->bn;
+    if (h->next >= s->count)
         finish_head(w, 1);
-    } else if (sf_now_ms() - h->last_report_ms >= SW_PARTIAL_MS) {
-        sw_output_flush(w->out);
+    else if (sf_now_ms() - h->last_report_ms >= SW_PARTIAL_MS)
         send_results(w, h, 0);
-    }
+    return 1;
 }
 
 /* ---- receiving ------------------------------------------------------------------------------ */
@@ -468,7 +552,6 @@ static void handle(sw_worker *w, Strike__Envelope *env) {
             if (strcmp(h->env->shard->submission_id, sid) == 0)
                 h->cancelled = 1;
         }
-        sw_output_close_submission(w->out, sid);
         SF_INFO("submission %s cancelled: dropping its queued jobs", sid);
         break;
     }
@@ -495,12 +578,20 @@ static void handle(sw_worker *w, Strike__Envelope *env) {
     strike__envelope__free_unpacked(env, NULL);
 }
 
-/* Read every frame waiting (up to a bound), waiting up to timeout_ms for the first. */
+/* Read every frame waiting (up to a bound), waiting up to timeout_ms for the first frame or for
+ * the render thread's wake-up. */
 static void pump(sw_worker *w, long timeout_ms) {
     for (int k = 0; k < 256; k++) {
-        zmq_pollitem_t pi = {w->sock, 0, ZMQ_POLLIN, 0};
-        int rc = zmq_poll(&pi, 1, k == 0 ? timeout_ms : 0);
+        zmq_pollitem_t pi[2] = {{w->sock, 0, ZMQ_POLLIN, 0}, {NULL, w->wake[0], ZMQ_POLLIN, 0}};
+        int rc = zmq_poll(pi, 2, k == 0 ? timeout_ms : 0);
         if (rc <= 0)
+            return;
+        if (pi[1].revents & ZMQ_POLLIN) {
+            char buf[64];
+            while (read(w->wake[0], buf, sizeof buf) > 0) {
+            }
+        }
+        if (!(pi[0].revents & ZMQ_POLLIN))
             return;
         zmq_msg_t m;
         zmq_msg_init(&m);
@@ -628,9 +719,19 @@ int sw_worker_run(const sw_config *cfg, sw_engine *engine, volatile sig_atomic_t
     po.compression = (int)cfg->compression;
     po.fsync_file = cfg->fsync;
     w.out = sw_output_new(w.id, &po, cfg->manifest);
+    w.out_failed = calloc(w.batch_cap, 1);
     w.ctx = zmq_ctx_new();
+    w.wake[0] = w.wake[1] = -1;
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
     int rc = 0;
-    if (!w.jobs || !w.images || !w.out || !w.ctx || open_socket(&w) != 0) {
+    if (pipe2(w.wake, O_NONBLOCK | O_CLOEXEC) != 0 || pthread_create(&w.th, NULL, render_main, &w) != 0) {
+        SF_ERROR("cannot start the render thread: %s", strerror(errno));
+        rc = 1;
+        goto done;
+    }
+    w.th_started = 1;
+    if (!w.jobs || !w.images || !w.out || !w.out_failed || !w.ctx || open_socket(&w) != 0) {
         SF_ERROR("worker start-up failed");
         rc = 1;
         goto done;
@@ -640,10 +741,13 @@ int sw_worker_run(const sw_config *cfg, sw_engine *engine, volatile sig_atomic_t
 
     uint64_t idle_since = sf_now_ms();
     while (!*stop && !w.fatal) {
-        pump(&w, w.q_len ? 0 : 50);
+        pump(&w, w.busy ? 50 : w.q_len ? 0 : 50);
+        complete_batch(&w, 0);
         uint64_t now = sf_now_ms();
-        if (w.q_len) {
-            render_batch(&w);
+        if (w.busy) {
+            idle_since = now;
+        } else if (w.q_len) {
+            start_batch(&w);
             idle_since = sf_now_ms();
         } else if (cfg->exit_after_idle_ms > 0 && now - idle_since > (uint64_t)cfg->exit_after_idle_ms) {
             SF_INFO("idle for %lld ms: leaving", cfg->exit_after_idle_ms);
@@ -661,7 +765,16 @@ int sw_worker_run(const sw_config *cfg, sw_engine *engine, volatile sig_atomic_t
             reconnect(&w, stop);
     }
 
-    /* Drain: the running batch is done; hand back everything not rendered, say goodbye. */
+    /* Drain: let the running batch finish, hand back everything not rendered, say goodbye. */
+    w.draining = 1;
+    if (w.busy)
+        SF_INFO("draining: finishing the running batch");
+    while (w.busy) { /* keep heartbeats going while the batch finishes */
+        pump(&w, 50);
+        complete_batch(&w, 0);
+        if (w.sock && w.registered && sf_now_ms() - w.last_send >= w.hb_ms)
+            send_heartbeat(&w);
+    }
     if (w.sock && w.registered) {
         SF_INFO("draining: handing back %" PRIu64 " held jobs", w.held_jobs);
         sw_output_flush(w.out);
@@ -681,6 +794,21 @@ int sw_worker_run(const sw_config *cfg, sw_engine *engine, volatile sig_atomic_t
             " malformed frames, %" PRIu64 " results re-sent", w.id, w.jobs_done, w.jobs_failed, w.shards, w.malformed,
             w.resent);
 done:
+    if (w.th_started) {
+        complete_batch(&w, 1);
+        pthread_mutex_lock(&w.mu);
+        w.quit = 1;
+        pthread_cond_signal(&w.cv);
+        pthread_mutex_unlock(&w.mu);
+        pthread_join(w.th, NULL);
+    }
+    pthread_mutex_destroy(&w.mu);
+    pthread_cond_destroy(&w.cv);
+    if (w.wake[0] >= 0)
+        close(w.wake[0]);
+    if (w.wake[1] >= 0)
+        close(w.wake[1]);
+    free(w.out_failed);
     while (w.q_len) {
         held_free(w.q[w.q_head]);
         w.q_head = (w.q_head + 1) % w.q_cap;

@@ -33,7 +33,8 @@ target_link_libraries(farm_raw_peer PRIVATE strike_common)
 # Integration tests: real redis-server (unix socket in a temp dir), coordinator, workers, CLI.
 # They share the machine's cores, so they run one at a time (RESOURCE_LOCK).
 # Each listed test has been run green against the coordinator it ships with.
-set(EDGE_INTEGRATION_TESTS e2e kill_worker coord_restart cancel bad_input redis_restart bad_frames retry)
+set(EDGE_INTEGRATION_TESTS e2e kill_worker coord_restart cancel bad_input redis_restart bad_frames retry
+  slow_batch)
 if(TARGET strike-coordinator AND TARGET strike-worker AND TARGET strike)
   foreach(t ${EDGE_INTEGRATION_TESTS})
     add_test(NAME farm_${t} COMMAND bash ${STRIKE_FARM_TEST_DIR}/test_farm_${t}.sh)
