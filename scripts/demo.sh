@@ -4,7 +4,8 @@
 # (deploy/sample-prompts.txt) end to end, show progress, and say where the images are.
 #
 # The workers run the NULL engine: a test engine that renders small deterministic patterns, not
-# pictures. The Lightning engine (cpu / cuda) that renders real images comes with issue 5.
+# pictures. Real images come from the Lightning engine (--engine cpu|cuda, docs/pipeline.md),
+# which needs SDXL-Lightning weights that this demo does not download.
 #
 # Environment:
 #   STRIKE_DEMO_BUILD  build folder (default: build-demo)
@@ -58,7 +59,8 @@ pids+=($!)
 export STRIKE_COORDINATOR=$cep
 for _ in $(seq 100); do "$bin/cli/strike" workers --timeout-ms 300 >/dev/null 2>&1 && break; sleep 0.1; done
 
-echo "demo: starting 2 workers with the NULL engine (test patterns, not real images; the real engine comes with issue 5)"
+echo "demo: starting 2 workers with the NULL engine: it renders test patterns, not real images"
+echo "      (real images: strike-worker --engine cpu|cuda with SDXL-Lightning weights, see docs/pipeline.md)"
 for i in 1 2; do
   "$bin/worker/strike-worker" --engine null --coordinator "$wep" --output-root "$out" --worker-id "demo-worker-$i" \
     >"$run/worker-$i.log" 2>&1 &
