@@ -50,7 +50,7 @@ static void usage(FILE *f) {
         "  --seed N            noise seed of the first image (default 0); with --prompts, the\n"
         "                      prompt on line k (counting prompts from 0) starts at SEED + k*COUNT\n"
         "  --steps N           sampler steps (default 4; use the step count the model was made for)\n"
-        "  --width N           image width in pixels (default 1024; multiple of 64 for SDXL)\n"
+        "  --width N           image width in pixels (default 1024; multiple of 32 for SDXL)\n"
         "  --height N          image height in pixels (default 1024)\n"
         "  --noise MODE        cpu (torch CPU randn, as diffusers with a CPU generator; default),\n"
         "                      philox (A1111's model of torch CUDA randn), cpu-default\n"

@@ -45,7 +45,7 @@ se_status se_model_load(const se_model_desc *d, se_backend *be, size_t cache_ent
 /* Frees everything (NULL allowed; sets *m to NULL). */
 void se_model_free(se_model **m);
 
-/* The pixel multiple a side must be: vae upscale * 2^(unet levels - 1) (64 for SDXL). */
+/* The pixel multiple a side must be: vae upscale * 2^(unet levels - 1) (8 * 4 = 32 for SDXL). */
 int se_model_size_multiple(const se_model *m);
 
 #endif
