@@ -31,7 +31,9 @@ Writes tests/fixtures/formats/:
 The merge reference is this script's numpy implementation of the kohya rule
 (W += strength * alpha/rank * up @ down in fp32; conv: up[o,r] @ down[r, i*kh*kw] reshaped),
 cross-checked against diffusers (UNet2DConditionModel.load_lora_adapter + fuse_lora) for the PEFT
-file's UNet part when diffusers accepts it (printed).
+file's UNet part when the peft package is installed (it is not in the reference venv: printed).
+The SGM-named kohya keys are checked independently: diffusers' lora_state_dict (its kohya and SGM
+block conversion) must map both kohya files to identical modules, alphas and values (asserted).
 """
 import json
 import os
@@ -373,6 +375,18 @@ def make_loras(unet_cfg, table, unet_sd, te1_sd, te2_sd):
                     added_cond_kwargs={"text_embeds": io["in.text_embeds"], "time_ids": io["in.time_ids"]}).sample
         ref[f"{style}.unet_out"] = out.contiguous()
     save_file(ref, os.path.join(OUT, "lora_ref.safetensors"))
+
+    # independent check of the SGM-named kohya keys: diffusers' own kohya/SGM conversion
+    # (lora_state_dict, _maybe_map_sgm_blocks_to_diffusers) maps both kohya files to the same
+    # modules, alphas and values
+    from types import SimpleNamespace
+    from diffusers import StableDiffusionXLPipeline
+    ucfg = SimpleNamespace(layers_per_block=unet_cfg["layers_per_block"])
+    a = StableDiffusionXLPipeline.lora_state_dict(os.path.join(OUT, "lora_kohya_sgm.safetensors"), unet_config=ucfg)
+    b = StableDiffusionXLPipeline.lora_state_dict(os.path.join(OUT, "lora_kohya_diff.safetensors"), unet_config=ucfg)
+    assert set(a[0]) == set(b[0]) and all(torch.equal(a[0][k], b[0][k]) for k in a[0]) and a[1] == b[1]
+    print(f"diffusers lora_state_dict maps the SGM-named and diffusers-named kohya files identically "
+          f"({len(a[0])} tensors)")
 
     # cross-check of the numpy merge against diffusers' own PEFT loading + fuse (UNet part)
     try:
