@@ -527,7 +527,7 @@ int cli_submit(int argc, char **argv) {
             s.status = SF_ERR_NO_MEMORY;
             break;
         }
-        if (tty && (s.next_job & 4095) == 0) {
+        if (tty && ((s.next_job + s.ch.count) & 4095) == 0 && s.next_job + s.ch.count > resume_jobs) {
             uint64_t now = sf_now_us();
             if (now - last_draw > 100000) {
                 last_draw = now;

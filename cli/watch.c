@@ -48,11 +48,14 @@ static int show(const cli_opts *o, const Strike__SubmissionStatus *s, int finish
     for (int i = 0; i < 30; i++)
         bar[i] = i < filled ? '#' : '.';
     bar[30] = 0;
+    char etas[32] = "-";
+    if (s->rate > 0 && !fin)
+        snprintf(etas, sizeof etas, "%.0fs", eta);
     fprintf(tty ? stderr : stdout,
             "%s%s [%s] %3d%%  done %" PRIu64 "/%" PRIu64 "  leased %" PRIu64 "  dead %" PRIu64 "  cancelled %" PRIu64
-            "  %.0f jobs/s  ETA %.0fs  %s%s",
+            "  %.0f jobs/s  ETA %s  %s%s",
             tty ? "\r" : "", s->submission_id, bar, (int)(frac * 100), s->done, s->total, s->leased, s->dead,
-            s->cancelled, s->rate, eta, s->state, tty && !fin ? "   " : "\n");
+            s->cancelled, s->rate, etas, s->state, tty && !fin ? "   " : "\n");
     fflush(tty ? stderr : stdout);
     return fin;
 }
