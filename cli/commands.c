@@ -26,6 +26,16 @@ static const sf_cfg_entry k_results[] = {
 #undef O
 #define N_OF(t) (sizeof t / sizeof t[0])
 
+/* A 64-bit unsigned value as JSON: a number when it fits JSON's signed integers, else a string of
+ * digits (seeds may use all 64 bits). */
+static json_t *json_u64(uint64_t v) {
+    if (v <= (uint64_t)INT64_MAX)
+        return json_integer((json_int_t)v);
+    char b[24];
+    snprintf(b, sizeof b, "%" PRIu64, v);
+    return json_string(b);
+}
+
 /* JSON object of one submission's counts. */
 json_t *cli_status_json(const Strike__SubmissionStatus *s) {
     json_t *tags = json_array();
@@ -42,16 +52,8 @@ json_t *cli_status_json(const Strike__SubmissionStatus *s) {
                      t ? t->model : "", "steps", t ? (int)t->steps : 0, "width", t ? (int)t->width : 0, "height",
                      t ? (int)t->height : 0, "priority", t ? (int)t->priority : 0, "output_root",
                      t ? t->output_root : "", "tags", tags);
-    /* The base seed is 64-bit: as a number when it fits JSON's signed integers, else a string. */
-    if (j && t) {
-        if (t->base_seed <= (uint64_t)INT64_MAX) {
-            json_object_set_new(j, "base_seed", json_integer((json_int_t)t->base_seed));
-        } else {
-            char b[24];
-            snprintf(b, sizeof b, "%" PRIu64, t->base_seed);
-            json_object_set_new(j, "base_seed", json_string(b));
-        }
-    }
+    if (j && t)
+        json_object_set_new(j, "base_seed", json_u64(t->base_seed));
     return j;
 }
 
@@ -301,8 +303,8 @@ int cli_results(int argc, char **argv) {
         Strike__ResultsPage *p = rep->results_page;
         for (size_t i = 0; i < p->n_results; i++) {
             Strike__JobResult *r = p->results[i];
-            json_t *j = json_pack("{s:I, s:i, s:i, s:I, s:i, s:s, s:s, s:s}", "index", (json_int_t)r->index, "status",
-                                  (int)r->status, "attempt", (int)r->attempt, "seed", (json_int_t)r->seed,
+            json_t *j = json_pack("{s:I, s:i, s:i, s:o, s:i, s:s, s:s, s:s}", "index", (json_int_t)r->index, "status",
+                                  (int)r->status, "attempt", (int)r->attempt, "seed", json_u64(r->seed),
                                   "render_ms", (int)r->render_ms, "path", r->output_path, "error", r->error,
                                   "prompt", r->prompt);
             if (j) {

@@ -588,11 +588,12 @@ int cli_submit(int argc, char **argv) {
         strike__envelope__free_unpacked(rep, NULL);
     }
     if (o.json) {
-        json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:f, s:f, s:s, s:I}", "submission_id", s.id, "jobs",
+        char seedtxt[24]; /* a string: a 64-bit seed does not always fit a JSON integer */
+        snprintf(seedtxt, sizeof seedtxt, "%" PRIu64, base_seed);
+        json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:f, s:f, s:s, s:s}", "submission_id", s.id, "jobs",
                               (json_int_t)s.next_job, "sent", (json_int_t)sent, "resumed_at", (json_int_t)resume_jobs,
                               "skipped_lines", (json_int_t)bad_lines, "seconds", secs, "prompts_per_s",
-                              secs > 0 ? (double)sent / secs : 0.0, "token", token, "base_seed",
-                              (json_int_t)base_seed);
+                              secs > 0 ? (double)sent / secs : 0.0, "token", token, "base_seed", seedtxt);
         json_dumpf(j, stdout, JSON_COMPACT);
         fputc('\n', stdout);
         json_decref(j);
