@@ -7,11 +7,21 @@
 # with `na` for what cannot be measured yet (see docs/cuda.md). Exit status: 0 when the build,
 # the tests and the benchmark all succeeded.
 #
+# After the tests: the philox noise mode against real torch CUDA randn (bench/gpu_philox.py +
+# engine_cuda_philox_selftest DIR; philox_vs_torch=match|differ|na, na when python/torch/a device
+# is missing, never a failure of the script). After the benchmark: compute-sanitizer memcheck and
+# racecheck on tiny-fixture CUDA tests when the toolkit has it (sanitizer_memcheck=ok|fail|
+# timeout|na ...), each run bounded with `timeout` and the stage by a whole-script deadline, so
+# the script stays well under 10 minutes; then the benchmark's summary line again, last.
+#
 # Environment:
 #   STRIKE_GPU_DIR      work folder (default: build-gpu in the tree; ignored by git)
 #   STRIKE_CUDA_ARCHS   CMAKE_CUDA_ARCHITECTURES (default: native, the GPUs of this machine)
 #   STRIKE_JOBS         build jobs (default: nproc)
 #   STRIKE_GPU_STAGE    all (default) | build (unpack + build only) | test (build + tests)
+#   STRIKE_GPU_DEADLINE_S  seconds since the start after which no sanitizer run starts, and by
+#                       which each run is cut (default 500)
+#   STRIKE_PYTHON       the Python with torch for the philox check (default python3)
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=${STRIKE_GPU_DIR:-$root/build-gpu}
@@ -87,6 +97,25 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>
 ( cd "$build" && ctest --output-on-failure --timeout 300 -L cuda ) >> "$work/ctest.log" 2>&1 || fail=1
 grep -E "cases:|SKIPPED|passed|FAIL|Test +#|tests passed|device " "$work/ctest.log" | head -80 >&2
 echo "tests_s=$(( $(date +%s) - t0 )) tests_ok=$([ $fail = 0 ] && echo 1 || echo 0)"
+
+# ---- 3b. philox noise vs real torch CUDA randn (never fails the script) ----
+philox=na
+ph="$work/philox"
+rm -rf "$ph"
+py=${STRIKE_PYTHON:-python3}
+cmp="$build/tests/engine_cuda_philox_selftest"
+if ! command -v "$py" >/dev/null; then
+  say "philox: no $py; philox_vs_torch=na"
+elif ! timeout 180 "$py" "$root/bench/gpu_philox.py" "$ph" 2>"$work/philox_py.log"; then
+  sed 's/^/philox: /' "$work/philox_py.log" | tail -5 >&2
+  say "philox: no torch CUDA noise (torch or device missing); philox_vs_torch=na"
+elif [ -x "$cmp" ]; then
+  timeout 120 "$cmp" "$ph" > "$work/philox.log" 2>&1
+  grep -E '^philox_' "$work/philox.log" | grep -v '^philox_vs_torch='
+  r=$(grep '^philox_vs_torch=' "$work/philox.log" | tail -1 | cut -d= -f2)
+  philox=${r:-na}
+fi
+echo "philox_vs_torch=$philox"
 [ "$stage" = test ] && exit $fail
 
 # ---- 4. benchmark (its last line is the summary) ----
@@ -96,9 +125,71 @@ say "build and tests took $(( $(date +%s) - t_start )) s; benchmark next"
 "$bench" | tee "$work/bench.log" || fail=1
 [ "${PIPESTATUS[0]}" = 0 ] || fail=1
 # The summary must be the last line even if the benchmark died before printing it.
-if ! tail -1 "$work/bench.log" | grep -q '^gpu='; then
+summary=$(tail -1 "$work/bench.log")
+if ! printf '%s\n' "$summary" | grep -q '^gpu='; then
   name=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | tr ' =' '__')
-  echo "gpu=${name:-unknown} ms_per_image_b1=na images_per_s_b8=na unet_step_ms=na vae_decode_ms=na tflops_b8=na peak_mem_gb=na"
+  summary="gpu=${name:-unknown} ms_per_image_b1=na images_per_s_b8=na unet_step_ms=na vae_decode_ms=na tflops_b8=na peak_mem_gb=na"
   fail=1
 fi
+
+# ---- 5. compute-sanitizer on tiny-fixture CUDA tests, bounded by the deadline ----
+# A tool's result: ok (every run clean), fail (errors reported, or a test failed under it),
+# timeout (a run was cut or skipped for time, none failed), na (no compute-sanitizer, or every
+# run skipped for lack of a device).
+deadline=${STRIKE_GPU_DEADLINE_S:-500}
+san=$(command -v compute-sanitizer || true)
+[ -z "$san" ] && [ -x /usr/local/cuda/bin/compute-sanitizer ] && san=/usr/local/cuda/bin/compute-sanitizer
+models="$build/tests/engine_cuda_models"
+# memcheck: the UNet, CLIP, VAE (bf16) and the pipeline (bf16); racecheck (shared-memory
+# hazards: norms, softmax, both attention kernels): the UNet, the VAE and the flash path.
+san_runs_memcheck=("unet tiny f32" "clip" "vae" "pipeline e4 bf16")
+san_runs_racecheck=("unet tiny bf16" "vae" "flash:unet tiny bf16")
+san_result() {  # tool, then the runs
+  local tool=$1; shift
+  if [ -z "$san" ] || [ ! -x "$models" ]; then echo na; return; fi
+  local res=ok i=0 ran=0
+  for run in "$@"; do
+    i=$((i + 1))
+    local envs=() args=$run
+    case "$run" in flash:*) envs=(STRIKE_CUDA_ATTENTION=flash); args=${run#flash:} ;; esac
+    local left=$(( deadline - ($(date +%s) - t_start) - 5 ))
+    if [ "$left" -lt 20 ]; then
+      say "sanitizer $tool: no time left for '$run'"
+      [ "$res" = ok ] && res=timeout
+      continue
+    fi
+    [ "$left" -gt 120 ] && left=120
+    local log="$work/sanitizer_${tool}_$i.log"
+    # shellcheck disable=SC2086
+    env "${envs[@]}" timeout "$left" "$san" --tool "$tool" --error-exitcode 99 "$models" $args \
+      > "$log" 2>&1
+    local rc=$?
+    local errs
+    # memcheck: "ERROR SUMMARY: N errors"; racecheck: "RACECHECK SUMMARY: ... (N errors, ...)"
+    errs=$(grep -Eo 'ERROR SUMMARY: [0-9]+|\([0-9]+ errors' "$log" | tail -1 | grep -Eo '[0-9]+')
+    say "sanitizer $tool '$run': rc=$rc errors=${errs:-?} ($(grep -E 'passed|SKIPPED' "$log" | tail -1))"
+    case $rc in
+      0) ran=$((ran + 1)); [ "${errs:-0}" = 0 ] || res=fail ;;
+      77) ;;  # skipped (no device): says nothing
+      99) ran=$((ran + 1)); res=fail; grep -E '^=========' "$log" | head -20 >&2 ;;
+      124|137) [ "$res" = ok ] && res=timeout ;;
+      *) ran=$((ran + 1)); res=fail; grep -E '=========|FAIL' "$log" | head -20 >&2 ;;
+    esac
+  done
+  # Nothing ran (every run skipped, or no time for any): na, or timeout when time ran out.
+  [ "$ran" = 0 ] && [ "$res" = ok ] && res=na
+  echo "$res"
+}
+if [ -z "$san" ]; then
+  say "no compute-sanitizer (looked in PATH and /usr/local/cuda/bin)"
+  echo "sanitizer_memcheck=na sanitizer_racecheck=na"
+else
+  t0=$(date +%s)
+  mc=$(san_result memcheck "${san_runs_memcheck[@]}")
+  rcheck=$(san_result racecheck "${san_runs_racecheck[@]}")
+  echo "sanitizer_memcheck=$mc sanitizer_racecheck=$rcheck sanitizer_s=$(( $(date +%s) - t0 ))"
+  [ "$mc" = fail ] || [ "$rcheck" = fail ] && fail=1
+fi
+echo "total_s=$(( $(date +%s) - t_start ))"
+echo "$summary"
 exit $fail

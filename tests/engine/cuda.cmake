@@ -41,6 +41,12 @@ foreach(t "unet:unet tiny f32" "clip:clip" "pipeline:pipeline e4 f32")
   set_tests_properties(engine_cuda_models_harness_${tname} PROPERTIES SKIP_RETURN_CODE 77 LABELS "engine")
 endforeach()
 
+# The philox noise mode against real torch CUDA randn (bench/gpu_philox.py writes it on the GPU
+# machine; bench/gpu.sh runs `engine_cuda_philox_selftest DIR`). As a ctest: the comparison
+# checked against the engine's own noise, exact and perturbed (no GPU needed).
+strike_engine_test(NAME engine_cuda_philox_selftest SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_cuda_philox.c
+  ARGS --self-test)
+
 # The GPU benchmark (bench/gpu_bench.c, run by bench/gpu.sh): built with the tests because it
 # needs the engine's internal headers; not a test.
 if(STRIKE_HAVE_CUDA)
