@@ -411,6 +411,45 @@ def make_loras(unet_cfg, table, unet_sd, te1_sd, te2_sd):
     print(f"fixtures/formats: {total} bytes")
 
 
+def write_sgm_from_folder(folder, out_path):
+    """Writes the diffusers SDXL folder's four networks as one SGM single-file checkpoint (VAE
+    encoder included), with this script's mapping. For other fixtures (e.g. the pipeline's):
+        make_format_fixtures.py --sgm-from tests/fixtures/pipeline/model --out X.safetensors"""
+    def weights(sub, names):
+        return load_file(only_file(os.path.join(folder, sub), names))
+    ucfg = json.load(open(os.path.join(folder, "unet", "config.json")))
+    vcfg = json.load(open(os.path.join(folder, "vae", "config.json")))
+    table = unet_block_table(ucfg)
+    nup = len(vcfg["block_out_channels"])
+    sgm = {}
+    for k, v in weights("unet", ["diffusion_pytorch_model.safetensors",
+                                 "diffusion_pytorch_model.fp16.safetensors"]).items():
+        sgm["model.diffusion_model." + unet_to_sgm(k, table)] = v
+    for k, v in weights("text_encoder", ["model.safetensors", "model.fp16.safetensors"]).items():
+        k = k if k.startswith("text_model.") else "text_model." + k
+        sgm["conditioner.embedders.0.transformer." + k] = v
+    te2 = weights("text_encoder_2", ["model.safetensors", "model.fp16.safetensors"])
+    te2 = {(k if k.startswith("text_model.") or k.startswith("text_projection") else "text_model." + k): v
+           for k, v in te2.items()}
+    for k, v in bigg_to_sgm(te2).items():
+        sgm["conditioner.embedders.1.model." + k] = v
+    for k, v in weights("vae", ["diffusion_pytorch_model.safetensors",
+                                "diffusion_pytorch_model.fp16.safetensors"]).items():
+        if k.startswith("encoder."):
+            import re
+            n = re.sub(r"down_blocks\.(\d+)\.resnets\.", r"down.\1.block.", k)
+            n = re.sub(r"down_blocks\.(\d+)\.downsamplers\.0\.conv", r"down.\1.downsample.conv", n)
+            n, conv = vae_to_sgm(n, nup)
+        else:
+            n, conv = vae_to_sgm(k, nup)
+        sgm["first_stage_model." + n] = v[:, :, None, None].contiguous() if conv else v
+    save_file({k: v.contiguous() for k, v in sgm.items()}, out_path)
+    print(f"wrote {out_path}: {len(sgm)} tensors")
+
+
 if __name__ == "__main__":
     common.deterministic(0)
-    main()
+    if len(sys.argv) == 5 and sys.argv[1] == "--sgm-from" and sys.argv[3] == "--out":
+        write_sgm_from_folder(sys.argv[2], sys.argv[4])
+    else:
+        main()
