@@ -4,7 +4,7 @@
  * tiny random SDXL model in the diffusers layout, Euler trailing, no CFG, CPU generators.
  *
  * argv[1]: a case name from cases.txt (e4, e2, e8, s1, nonsquare, batch2, latents, bigseed,
- * long), or "api" for the API checks (errors per job, cache reuse, batch independence).
+ * long, philox), or "api" for the API checks (errors per job, cache reuse, batch independence).
  * Each case: every job's 8-bit image against the reference uint8 image, max abs diff <= 2 and
  * PSNR >= 50 dB. argv[2]: "cpu" (default) or "cuda" (skipped without a device).
  */
@@ -110,7 +110,10 @@ static void run_case(se_engine *e, const char *name) {
     uint8_t *ref = read_file(fn, img * (size_t)n);
     float *start = NULL;
     const size_t nlat = (size_t)4 * (size_t)(fj[0].H / 8) * (size_t)(fj[0].W / 8);
-    if (strcmp(fj[0].start, "-") != 0) start = read_file(fj[0].start, nlat * 4 * (size_t)n);
+    /* start column: "-" = the seed's cpu noise, "philox" = the seed's philox noise, else a file */
+    const int philox = strcmp(fj[0].start, "philox") == 0;
+    const int given = !philox && strcmp(fj[0].start, "-") != 0;
+    if (given) start = read_file(fj[0].start, nlat * 4 * (size_t)n);
     uint8_t *out = calloc(img * (size_t)n, 1);
     se_job jobs[MAXJ];
     se_job_result res[MAXJ];
@@ -121,11 +124,11 @@ static void run_case(se_engine *e, const char *name) {
         jobs[i].steps = fj[i].steps;
         jobs[i].width = fj[i].W;
         jobs[i].height = fj[i].H;
-        jobs[i].noise = SE_JOB_NOISE_CPU;
+        jobs[i].noise = philox ? SE_JOB_NOISE_PHILOX : SE_JOB_NOISE_CPU;
         jobs[i].start_latents = start ? start + (size_t)i * nlat : NULL;
         jobs[i].rgb = out + (size_t)i * img;
     }
-    CHECK(ref && out && (strcmp(fj[0].start, "-") == 0 || start));
+    CHECK(ref && out && (!given || start));
     if (ref && out) {
         st = se_engine_render(e, m, jobs, (size_t)n, res, NULL, NULL);
         CHECK_MSG(st == SE_OK, "%s: render: %s", name, res[0].error);

@@ -13,8 +13,10 @@ that folder in float32, so it computes with exactly what the C engine reads.
 Cases (guidance_scale=0, no CFG; one CPU torch.Generator per prompt, manual_seed(seed)):
   e4 (4 steps), e2, e8, s1 (1 step, prediction_type="sample"), nonsquare (64x96), batch2
   (two prompts, two generators), latents (given unit starting latents), bigseed (a seed above
-  2^32: torch keeps the low 32 bits), long (a prompt over 77 tokens: truncated).
-Files: cases.txt (one line per job: case job B steps prediction H W seed latents-file|- prompt),
+  2^32: torch keeps the low 32 bits), long (a prompt over 77 tokens: truncated), philox (starting
+  latents = A1111's philox randn for the seed, the C engine's `philox` noise mode).
+Files: cases.txt (one line per job: case job B steps prediction H W seed latents-file|-|philox
+prompt; "philox": the job uses philox noise),
 case_<name>.rgb.u8 ([B,H,W,3], the uint8 the pipeline's PIL output gives),
 case_<name>.image.f32 ([B,H,W,3], output_type="np"), case_<name>.latents.f32 (the final
 latents before the VAE, [B,4,H/8,W/8]), case_<name>.start.f32 (given unit latents, "latents").
@@ -51,6 +53,9 @@ CASES = [
     ("latents", ["a photo of the sky"], [0], 4, "epsilon", 64, 64, True),
     ("bigseed", ["a red cat"], [2**40 + 77], 4, "epsilon", 64, 64, False),
     ("long", [" ".join(["a red cat on the tree"] * 16)], [5], 2, "epsilon", 64, 64, False),
+    # philox: the starting latents are A1111's philox randn for the seed (numpy model, from
+    # make_sampler_fixtures.py), given to diffusers as latents; the C engine draws them itself.
+    ("philox", ["a blue house"], [1234], 4, "epsilon", 64, 64, "philox"),
 ]
 
 
@@ -177,7 +182,12 @@ def main():
         gens = [torch.Generator("cpu").manual_seed(s) for s in seeds]
         latents = None
         start_file = "-"
-        if given:
+        if given == "philox":
+            from make_sampler_fixtures import philox_randn
+            n1 = 4 * (H // 8) * (W // 8)
+            latents = torch.from_numpy(np.stack([philox_randn(s, 0, n1) for s in seeds])).reshape(B, 4, H // 8, W // 8)
+            start_file = "philox"
+        elif given:
             latents = torch.randn((B, 4, H // 8, W // 8), generator=torch.Generator().manual_seed(99))
             start_file = f"case_{name}.start.f32"
             latents.numpy().astype("<f4").tofile(os.path.join(OUT, start_file))
