@@ -208,6 +208,9 @@ static void run_sgm(void) {
     printf("styles: %s\n", se_sf_styles_str(styles, sb, sizeof sb));
     CHECK(styles == (SE_SF_STYLE_SGM_UNET | SE_SF_STYLE_SGM_CLIP_L | SE_SF_STYLE_SGM_CLIP_G |
                      SE_SF_STYLE_SGM_VAE));
+    CHECK(se_st_open(UNET_W, &d) == SE_OK);
+    CHECK(d && se_sf_detect(d) == SE_SF_STYLE_DIFFUSERS_UNET);
+    se_st_close(&d);
     se_unet_config uc;
     CHECK(se_unet_config_load(UNET_CFG, &uc) == SE_OK);
 
@@ -542,6 +545,21 @@ static void run_desc(void) {
     d.checkpoint_file = "/nonexistent/x.safetensors";
     st = se_sf_load_desc(&d, g_be, &u, &a, &b, &v);
     CHECK(st == SE_ERR_IO && msg_has_any("/nonexistent/x.safetensors"));
+    CHECK(!u && !a && !b && !v);
+    /* an incomplete base folder (no text_encoder_2/) and no checkpoint to fill in */
+    d.checkpoint_file = NULL;
+    d.lora_file = FIX "/formats/lora_peft.safetensors";
+    snprintf(p, sizeof p, "%s/text_encoder_2", dir);
+    unlink(p);
+    st = se_sf_load_desc(&d, g_be, &u, &a, &b, &v);
+    printf("incomplete base: %s\n", se_last_error());
+    CHECK(st == SE_ERR_IO && msg_has_any("text_encoder_2"));
+    CHECK(!u && !a && !b && !v);
+    /* the checkpoint brings weights, not configs: still refused, naming the config */
+    d.checkpoint_file = SGM;
+    st = se_sf_load_desc(&d, g_be, &u, &a, &b, &v);
+    printf("incomplete base + checkpoint: %s\n", se_last_error());
+    CHECK(st != SE_OK && msg_has_any("text_encoder_2/config.json"));
     CHECK(!u && !a && !b && !v);
     se_unet_destroy(&u2);
     se_vae_destroy(&v2);

@@ -647,8 +647,12 @@ static bool sf_is_dir(const char *p) {
 static se_status pick(char *out, const char *dir, const char *a, const char *b) {
     if ((size_t)snprintf(out, DESC_PATH_MAX, "%s/%s", dir, a) >= DESC_PATH_MAX)
         return se_fail(SE_ERR_INVALID_ARG, "model: path too long: %s/%s", dir, a);
-    if (b && !sf_is_file(out) && (size_t)snprintf(out, DESC_PATH_MAX, "%s/%s", dir, b) >= DESC_PATH_MAX)
-        return se_fail(SE_ERR_INVALID_ARG, "model: path too long: %s/%s", dir, b);
+    if (b && !sf_is_file(out)) {
+        char alt[DESC_PATH_MAX];
+        if ((size_t)snprintf(alt, sizeof alt, "%s/%s", dir, b) >= sizeof alt)
+            return se_fail(SE_ERR_INVALID_ARG, "model: path too long: %s/%s", dir, b);
+        if (sf_is_file(alt)) memcpy(out, alt, sizeof alt); /* else keep a's name for messages */
+    }
     return SE_OK;
 }
 
@@ -708,6 +712,7 @@ se_status se_sf_load_desc(const se_model_desc *d, se_backend *be, se_unet **unet
     const char *files[4] = {s.unet_file, s.te1_file, s.te2_file, s.vae_file};
     for (int i = 0; i < 4; i++)
         if (files[i] && !sf_is_file(files[i]))
-            return se_fail(SE_ERR_IO, "model %s: weights %s not found", d->base_dir, files[i]);
+            return se_fail(SE_ERR_IO, "model %s: weights %s not found (nor its .fp16 variant)",
+                           d->base_dir, files[i]);
     return se_sf_load_networks(&s, be, unet, te1, te2, vae);
 }
