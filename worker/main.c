@@ -40,6 +40,7 @@ static const sf_cfg_entry k_table[] = {
     {"models", SF_CFG_STRING, F(models), "", "comma-separated models served (empty = any)"},
     {"credit", SF_CFG_INT, F(credit), "8192", "most jobs held at once (in flight + queued here)"},
     {"batch", SF_CFG_INT, F(batch), "64", "most jobs per engine call (capped by the engine)"},
+    {"writers", SF_CFG_INT, F(writers), "2", "threads encoding and writing the PNGs of a batch in parallel (1..64)"},
     {"no-write", SF_CFG_BOOL, F(no_write), "false",
      "benchmark mode: neither encode nor write images nor manifests (results are still reported)"},
     {"manifest", SF_CFG_BOOL, F(manifest), "true", "write manifest-<worker>.jsonl next to the images"},
@@ -85,9 +86,10 @@ int main(int argc, char **argv) {
     }
     sf_log_set_level(lvl);
     if (cfg.credit < 1 || cfg.credit > 1000000 || cfg.batch < 1 || cfg.batch > 4096 || cfg.compression < 0 ||
+        cfg.writers < 1 || cfg.writers > 64 ||
         cfg.compression > 9 || cfg.connect_timeout_ms < 10 || cfg.backoff_max_ms < 10) {
         fprintf(stderr, "strike-worker: out of range: --credit 1..1000000, --batch 1..4096, --compression 0..9, "
-                        "--connect-timeout-ms and --backoff-max-ms >= 10\n");
+                        "--writers 1..64, --connect-timeout-ms and --backoff-max-ms >= 10\n");
         goto out;
     }
     engine = sw_engine_create(cfg.engine, cfg.engine_options, err, sizeof err);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,11 +27,10 @@ struct sw_output {
     char worker_id[160];          /* names the manifest files */
     sf_png_opts png;              /* encoder options */
     int write_manifest;           /* 0: no manifests */
+    pthread_mutex_t dir_mu;       /* guards last_dir: PNGs of a batch are written in parallel */
     char last_dir[PATH_MAX];      /* last directory known to exist (skips mkdir calls) */
     manifest m[SW_MANIFESTS];
     uint64_t clock;               /* LRU counter */
-    char *prompt;                 /* NUL-terminated copy of the current prompt */
-    size_t prompt_cap;
 };
 
 sw_output *sw_output_new(const char *worker_id, const sf_png_opts *png, int write_manifest) {
@@ -45,6 +45,7 @@ sw_output *sw_output_new(const char *worker_id, const sf_png_opts *png, int writ
             *p = '_';
     o->png = *png;
     o->write_manifest = write_manifest;
+    pthread_mutex_init(&o->dir_mu, NULL);
     return o;
 }
 
@@ -54,13 +55,13 @@ void sw_output_destroy(sw_output **op) {
     for (int i = 0; i < SW_MANIFESTS; i++)
         if ((*op)->m[i].fp)
             fclose((*op)->m[i].fp);
-    free((*op)->prompt);
+    pthread_mutex_destroy(&(*op)->dir_mu);
     free(*op);
     *op = NULL;
 }
 
-/* mkdir -p for the directory part of path (everything before the last '/'). */
-static int make_parent(sw_output *o, const char *path, char *err, size_t errlen) {
+/* mkdir -p for the directory part of path (everything before the last '/'). Caller holds dir_mu. */
+static int make_parent_locked(sw_output *o, const char *path, char *err, size_t errlen) {
     const char *slash = strrchr(path, '/');
     if (!slash || slash == path)
         return 0;
@@ -89,6 +90,14 @@ static int make_parent(sw_output *o, const char *path, char *err, size_t errlen)
     }
     memcpy(o->last_dir, dir, n + 1);
     return 0;
+}
+
+/* make_parent_locked under the directory lock (thread-safe). */
+static int make_parent(sw_output *o, const char *path, char *err, size_t errlen) {
+    pthread_mutex_lock(&o->dir_mu);
+    int rc = make_parent_locked(o, path, err, errlen);
+    pthread_mutex_unlock(&o->dir_mu);
+    return rc;
 }
 
 /* JSON string escape of s[0..len) into fp. */
@@ -133,31 +142,34 @@ static FILE *manifest_for(sw_output *o, const char *root, const char *submission
     return m->fp;
 }
 
-int sw_output_write(sw_output *o, const sw_output_job *j, char *err, size_t errlen) {
-    char path[PATH_MAX];
+/* The job's output path into path[PATH_MAX]. Returns 0 or -1 with err. */
+static int job_path(const sw_output_job *j, char *path, char *err, size_t errlen) {
     if (!j->root || !*j->root) {
         snprintf(err, errlen, "no output root: the submission has none and the worker has no --output-root");
         return -1;
     }
-    if (sf_output_path(path, sizeof path, j->root, j->submission, j->prefix, j->index) < 0) {
+    if (sf_output_path(path, PATH_MAX, j->root, j->submission, j->prefix, j->index) < 0) {
         snprintf(err, errlen, "output path too long under %s", j->root);
         return -1;
     }
-    if (make_parent(o, path, err, errlen) != 0)
+    return 0;
+}
+
+int sw_output_png(sw_output *o, const sw_output_job *j, char *err, size_t errlen) {
+    char path[PATH_MAX];
+    if (job_path(j, path, err, errlen) != 0 || make_parent(o, path, err, errlen) != 0)
         return -1;
-    if (j->job->prompt_len + 1 > o->prompt_cap) {
-        char *np = realloc(o->prompt, j->job->prompt_len + 1);
-        if (!np) {
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-        o->prompt = np;
-        o->prompt_cap = j->job->prompt_len + 1;
+    /* NUL-terminated copy of the prompt (the shard holds it without terminator). */
+    char small[SF_MAX_PROMPT_BYTES + 1];
+    char *prompt = j->job->prompt_len < sizeof small ? small : malloc(j->job->prompt_len + 1);
+    if (!prompt) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
     }
-    memcpy(o->prompt, j->job->prompt, j->job->prompt_len);
-    o->prompt[j->job->prompt_len] = 0;
+    memcpy(prompt, j->job->prompt, j->job->prompt_len);
+    prompt[j->job->prompt_len] = 0;
     sf_png_meta meta = {
-        .prompt = o->prompt,
+        .prompt = prompt,
         .model = j->job->model,
         .seed = j->job->seed,
         .steps = j->job->steps,
@@ -167,26 +179,40 @@ int sw_output_write(sw_output *o, const sw_output_job *j, char *err, size_t errl
         .noise_mode = j->engine->noise_mode,
         .engine_version = j->engine->version,
     };
-    if (sf_png_write(path, j->image->rgb, j->image->width, j->image->height, &meta, &o->png, err, errlen) != 0)
+    int rc = sf_png_write(path, j->image->rgb, j->image->width, j->image->height, &meta, &o->png, err, errlen);
+    if (prompt != small)
+        free(prompt);
+    return rc;
+}
+
+int sw_output_manifest(sw_output *o, const sw_output_job *j, char *err, size_t errlen) {
+    char path[PATH_MAX];
+    if (!o->write_manifest)
+        return 0;
+    if (job_path(j, path, err, errlen) != 0)
         return -1;
-    if (o->write_manifest) {
-        FILE *fp = manifest_for(o, j->root, j->submission);
-        if (!fp) {
-            snprintf(err, errlen, "cannot open the manifest under %s/%s: %s", j->root, j->submission, strerror(errno));
-            return -1;
-        }
-        fprintf(fp, "{\"index\":%" PRIu64 ",\"path\":", j->index);
-        json_str(fp, path, strlen(path));
-        fprintf(fp, ",\"seed\":%" PRIu64 ",\"steps\":%d,\"width\":%d,\"height\":%d,\"model\":", j->job->seed,
-                j->job->steps, j->job->width, j->job->height);
-        json_str(fp, j->job->model ? j->job->model : "", j->job->model ? strlen(j->job->model) : 0);
-        fprintf(fp, ",\"render_ms\":%u,\"worker\":", j->render_ms);
-        json_str(fp, o->worker_id, strlen(o->worker_id));
-        fputs(",\"prompt\":", fp);
-        json_str(fp, j->job->prompt, j->job->prompt_len);
-        fputs("}\n", fp);
+    FILE *fp = manifest_for(o, j->root, j->submission);
+    if (!fp) {
+        snprintf(err, errlen, "cannot open the manifest under %s/%s: %s", j->root, j->submission, strerror(errno));
+        return -1;
     }
+    fprintf(fp, "{\"index\":%" PRIu64 ",\"path\":", j->index);
+    json_str(fp, path, strlen(path));
+    fprintf(fp, ",\"seed\":%" PRIu64 ",\"steps\":%d,\"width\":%d,\"height\":%d,\"model\":", j->job->seed,
+            j->job->steps, j->job->width, j->job->height);
+    json_str(fp, j->job->model ? j->job->model : "", j->job->model ? strlen(j->job->model) : 0);
+    fprintf(fp, ",\"render_ms\":%u,\"worker\":", j->render_ms);
+    json_str(fp, o->worker_id, strlen(o->worker_id));
+    fputs(",\"prompt\":", fp);
+    json_str(fp, j->job->prompt, j->job->prompt_len);
+    fputs("}\n", fp);
     return 0;
+}
+
+int sw_output_write(sw_output *o, const sw_output_job *j, char *err, size_t errlen) {
+    if (sw_output_png(o, j, err, errlen) != 0)
+        return -1;
+    return sw_output_manifest(o, j, err, errlen);
 }
 
 void sw_output_flush(sw_output *o) {

@@ -41,6 +41,11 @@ typedef struct sw_output_job {
  * Returns 0, or -1 with err naming the path and cause. */
 int sw_output_write(sw_output *o, const sw_output_job *j, char *err, size_t errlen);
 
+/* The two halves of sw_output_write. sw_output_png may run on several threads at once (the
+ * PNGs of one batch are encoded in parallel); sw_output_manifest must be called from one thread. */
+int sw_output_png(sw_output *o, const sw_output_job *j, char *err, size_t errlen);
+int sw_output_manifest(sw_output *o, const sw_output_job *j, char *err, size_t errlen);
+
 /* Flush every open manifest (call before reporting results). */
 void sw_output_flush(sw_output *o);
 

@@ -36,6 +36,7 @@
 #define SW_RETAIN_MS 30000          /* final Results kept this long for re-sending after a reconnect */
 #define SW_RETAIN_BYTES (16u << 20) /* ... and at most this many bytes of them */
 #define SW_RETAIN_MAX 4096          /* ... and at most this many messages */
+#define SW_MAX_WRITERS 64           /* PNG writer threads per batch, at most */
 
 /* A shard held by the worker, with the results gathered so far. */
 typedef struct held {
@@ -393,6 +394,78 @@ static void finish_head(sw_worker *w, int give_credit) {
 
 /* ---- rendering ------------------------------------------------------------------------------ */
 
+/* One PNG writer thread of a batch: jobs t, t + T, t + 2T, ... */
+typedef struct writer_arg {
+    sw_worker *w;
+    const Strike__Shard *s;
+    size_t t, T, n;
+    uint32_t ms;
+} writer_arg;
+
+/* Fill the output description of job i of the running batch. */
+static void batch_output_job(sw_worker *w, const Strike__Shard *s, size_t i, uint32_t ms, sw_output_job *oj) {
+    const char *root = s->output_root && *s->output_root ? s->output_root : w->cfg->output_root;
+    sw_output_job o = {root, s->output_prefix, s->submission_id, s->first_index + w->boff + i, &w->jobs[i],
+                       &w->images[i], w->engine, ms};
+    *oj = o;
+}
+
+static void *writer_main(void *arg) {
+    writer_arg *a = arg;
+    for (size_t i = a->t; i < a->n; i += a->T) {
+        sw_image *im = &a->w->images[i];
+        if (im->status != 0)
+            continue;
+        sw_output_job oj;
+        batch_output_job(a->w, a->s, i, a->ms, &oj);
+        char err[512];
+        if (sw_output_png(a->w->out, &oj, err, sizeof err) != 0) {
+            a->w->out_failed[i] = 1;
+            snprintf(im->error, sizeof im->error, "%.255s", err);
+        }
+    }
+    return NULL;
+}
+
+/* Write the batch's images: PNGs encoded by up to --writers threads at once (encoding a large
+ * image costs about as much as rendering it on a fast GPU), then the manifest lines in order. */
+static void write_batch(sw_worker *w, const Strike__Shard *s, size_t n, uint32_t ms) {
+    size_t T = (size_t)(w->cfg->writers > 0 ? w->cfg->writers : 1);
+    if (T > n)
+        T = n;
+    if (T > SW_MAX_WRITERS)
+        T = SW_MAX_WRITERS;
+    pthread_t th[SW_MAX_WRITERS];
+    writer_arg args[SW_MAX_WRITERS];
+    size_t started = 0;
+    for (size_t t = 1; t < T; t++) {
+        args[t] = (writer_arg){w, s, t, T, n, ms};
+        if (pthread_create(&th[t], NULL, writer_main, &args[t]) != 0)
+            break;
+        started = t;
+    }
+    /* This thread takes share 0, plus the shares of threads that failed to start. */
+    for (size_t t = 0; t < T; t++) {
+        if (t != 0 && t <= started)
+            continue;
+        args[t] = (writer_arg){w, s, t, T, n, ms};
+        writer_main(&args[t]);
+    }
+    for (size_t t = 1; t <= started; t++)
+        pthread_join(th[t], NULL);
+    for (size_t i = 0; i < n; i++) {
+        if (w->images[i].status != 0 || w->out_failed[i])
+            continue;
+        sw_output_job oj;
+        batch_output_job(w, s, i, ms, &oj);
+        char err[512];
+        if (sw_output_manifest(w->out, &oj, err, sizeof err) != 0) {
+            w->out_failed[i] = 1;
+            snprintf(w->images[i].error, sizeof w->images[i].error, "%.255s", err);
+        }
+    }
+}
+
 /* Render thread: run batches handed over by the main loop (engine + outputs). */
 static void *render_main(void *arg) {
     sw_worker *w = arg;
@@ -414,20 +487,10 @@ static void *render_main(void *arg) {
         w->engine->ops->render(w->engine, w->jobs, n, w->images);
         uint32_t ms = (uint32_t)((sf_now_us() - t0) / 1000 / (n ? n : 1));
         w->bms = ms;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n; i++)
             w->out_failed[i] = 0;
-            sw_image *im = &w->images[i];
-            if (im->status != 0 || w->cfg->no_write)
-                continue;
-            const char *root = s->output_root && *s->output_root ? s->output_root : w->cfg->output_root;
-            sw_output_job oj = {root, s->output_prefix, s->submission_id, s->first_index + w->boff + i,
-                                &w->jobs[i], im, w->engine, ms};
-            char err[512];
-            if (sw_output_write(w->out, &oj, err, sizeof err) != 0) {
-                w->out_failed[i] = 1;
-                snprintf(im->error, sizeof im->error, "%.255s", err);
-            }
-        }
+        if (!w->cfg->no_write)
+            write_batch(w, s, n, ms);
         if (!w->cfg->no_write)
             sw_output_flush(w->out);
 

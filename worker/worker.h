@@ -22,6 +22,7 @@ typedef struct sw_config {
     char *models;           /* comma-separated models this worker serves; empty = any */
     long long credit;       /* jobs held at most (in flight + queued locally) */
     long long batch;        /* jobs per engine call (capped by the engine's max batch) */
+    long long writers;      /* threads encoding and writing the PNGs of a batch in parallel */
     int no_write;           /* benchmark: neither encode nor write images nor manifests */
     int manifest;           /* write a manifest JSONL per submission */
     long long compression;  /* PNG zlib level 0..9 */
