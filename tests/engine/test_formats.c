@@ -335,6 +335,14 @@ static void run_names(void) {
     CHECK(se_sgm_bigg_to_hf("text_projection", outs, &op) == 1 && op == SE_SGM_TRANSPOSE);
     CHECK(se_sgm_bigg_to_hf("logit_scale", outs, &op) == 0);
     CHECK(se_sgm_bigg_to_hf("transformer.resblocks.0.attn.bogus", outs, &op) == -1);
+    /* hostile indices: too many digits, signs, missing parts */
+    CHECK(se_sgm_bigg_to_hf("transformer.resblocks.123456789012.ln_1.weight", outs, &op) == -1);
+    CHECK(se_sgm_bigg_to_hf("transformer.resblocks.-1.ln_1.weight", outs, &op) == -1);
+    CHECK(se_sgm_bigg_to_hf("transformer.resblocks.", outs, &op) == -1);
+    CHECK(!se_sgm_vae_to_diffusers("decoder.up.99999999999.block.0.conv1.weight", 4, a, sizeof a, &op));
+    CHECK(!se_sgm_vae_to_diffusers("decoder.up.7.block.0.conv1.weight", 4, a, sizeof a, &op));
+    CHECK(!se_sgm_vae_to_diffusers("decoder.up.1.block.", 4, a, sizeof a, &op));
+    CHECK(!se_sgm_unet_to_diffusers(&c, "input_blocks.99999999999999.0.in_layers.0.weight", a, sizeof a));
 }
 
 /* ------------------------------------------------------------------ LoRA ---- */

@@ -7,6 +7,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* s after the literal l, or NULL. */
+static const char *lit(const char *s, const char *l) {
+    size_t n = strlen(l);
+    return s && strncmp(s, l, n) == 0 ? s + n : NULL;
+}
+
+/* A block index of 1 to 4 decimal digits at s (file names are bounded before use): stores it and
+ * returns the text after it, or NULL. */
+static const char *num(const char *s, int *v) {
+    if (!s) return NULL;
+    int n = 0, k = 0;
+    while (s[k] >= '0' && s[k] <= '9') {
+        if (k == 4) return NULL;
+        n = n * 10 + (s[k] - '0');
+        k++;
+    }
+    if (k == 0) return NULL;
+    *v = n;
+    return s + k;
+}
+
 /* ---------------------------------------------------------------- UNet ---- */
 
 /* One block of the UNet: its SGM prefix, its diffusers prefix and whether it is a resnet (whose
@@ -161,23 +182,23 @@ bool se_sgm_vae_to_diffusers(const char *sgm, int nup, char *out, size_t cap, se
     }
     bool dec = head[0] == 'd';
     char body[160];
-    int blk = -1, j = -1, used = 0;
-    if (sscanf(part, dec ? "up.%d.block.%d.%n" : "down.%d.block.%d.%n", &blk, &j, &used) == 2 &&
-        used > 0) {
+    int blk = -1, j = -1;
+    const char *ub = num(lit(part, dec ? "up." : "down."), &blk);
+    const char *t = lit(num(lit(ub, ".block."), &j), ".");
+    const char *tu = lit(ub, dec ? ".upsample.conv." : ".downsample.conv.");
+    if (t) {
         int bi = dec ? nup - 1 - blk : blk;
-        if (bi < 0 || blk < 0 || j < 0) return false;
-        const char *t = part + used;
+        if (bi < 0) return false;
         if (strncmp(t, "nin_shortcut.", 13) == 0)
             snprintf(body, sizeof body, "%s_blocks.%d.resnets.%d.conv_shortcut.%s", dec ? "up" : "down",
                      bi, j, t + 13);
         else
             snprintf(body, sizeof body, "%s_blocks.%d.resnets.%d.%s", dec ? "up" : "down", bi, j, t);
-    } else if (sscanf(part, dec ? "up.%d.upsample.conv.%n" : "down.%d.downsample.conv.%n", &blk,
-                      &used) == 1 && used > 0) {
+    } else if (tu) {
         int bi = dec ? nup - 1 - blk : blk;
-        if (bi < 0 || blk < 0) return false;
+        if (bi < 0) return false;
         snprintf(body, sizeof body, dec ? "up_blocks.%d.upsamplers.0.conv.%s"
-                                        : "down_blocks.%d.downsamplers.0.conv.%s", bi, part + used);
+                                        : "down_blocks.%d.downsamplers.0.conv.%s", bi, tu);
     } else {
         bool done = false;
         for (size_t i = 0; i < sizeof VAE_RENAMES / sizeof VAE_RENAMES[0] && !done; i++) {
@@ -226,10 +247,9 @@ int se_sgm_bigg_to_hf(const char *sgm, char out[3][128], se_sgm_op *op) {
         snprintf(out[0], 128, "text_model.final_layer_norm.%s", t);
         return 1;
     }
-    int layer = -1, used = 0;
-    if (sscanf(sgm, "transformer.resblocks.%d.%n", &layer, &used) != 1 || used == 0 || layer < 0)
-        return -1;
-    const char *rest = sgm + used;
+    int layer = -1;
+    const char *rest = lit(num(lit(sgm, "transformer.resblocks."), &layer), ".");
+    if (!rest) return -1;
     if (strcmp(rest, "attn.in_proj_weight") == 0 || strcmp(rest, "attn.in_proj_bias") == 0) {
         const char *kind = rest[13] == 'w' ? "weight" : "bias";
         const char qkv[3] = {'q', 'k', 'v'};

@@ -178,9 +178,10 @@ static int vae_nup(const se_st_file *f) {
     int nup = 0;
     for (size_t i = 0; i < se_st_count(f); i++) {
         const char *r = comp_rest(SE_SF_VAE, se_st_at(f, i)->name);
-        int k;
-        if (r && sscanf(r, "decoder.up.%d.", &k) == 1 && k >= 0 && k < 64 && k + 1 > nup)
-            nup = k + 1;
+        if (!r || strncmp(r, "decoder.up.", 11) != 0) continue;
+        int k = 0, d = 0;
+        for (r += 11; *r >= '0' && *r <= '9' && d < 3; r++, d++) k = k * 10 + (*r - '0');
+        if (d > 0 && *r == '.' && k < 64 && k + 1 > nup) nup = k + 1;
     }
     return nup;
 }
