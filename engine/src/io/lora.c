@@ -9,6 +9,8 @@
 
 #include "core/error.h"
 
+#define LORA_MAX_TENSORS 65536
+
 /* One LoRA module: its key (without the role suffix) and its tensors. */
 typedef struct lora_module {
     char key[256];
@@ -167,6 +169,9 @@ static se_status merge_one(const se_st_file *f, const se_st_file *vf, const lora
 /* Groups the file's tensors into modules. */
 static se_status group(const se_st_file *f, lora_module **mods, size_t *nmods) {
     size_t n = se_st_count(f);
+    if (n > LORA_MAX_TENSORS) /* grouping is quadratic: bound it (real files have ~2,000) */
+        return se_fail(SE_ERR_FORMAT, "%s: %zu tensors, more than a LoRA may have (%d)",
+                       se_st_path(f), n, LORA_MAX_TENSORS);
     lora_module *m = calloc(n ? n : 1, sizeof *m);
     if (!m) return se_fail(SE_ERR_NOMEM, "no memory for LoRA modules");
     size_t k = 0;
