@@ -20,6 +20,8 @@
 #include "cpu/cpu_internal.h"
 #include "io/lora.h"
 
+#define SF_MAX_ENTRIES 65536
+
 /* One diffusers-named tensor of a view. */
 typedef struct sf_entry {
     char name[SE_NAME_MAX];         /* diffusers / transformers name */
@@ -115,6 +117,9 @@ static se_status view_add(se_sf_view *v, const char *name, const se_st_tensor *t
     if (!t->loadable)
         return se_fail(SE_ERR_DTYPE, "%s: tensor %s has dtype %s (F32, F16 or BF16 expected)",
                        se_st_path(v->f), t->name, t->dtype_name);
+    if (v->n >= SF_MAX_ENTRIES) /* duplicate checks are quadratic: bound them (SDXL: 1,680) */
+        return se_fail(SE_ERR_FORMAT, "%s: more than %d tensors in one network", se_st_path(v->f),
+                       SF_MAX_ENTRIES);
     if (v->n == v->cap) {
         size_t nc = v->cap ? v->cap * 2 : 256;
         sf_entry *ne = realloc(v->e, nc * sizeof *ne);
