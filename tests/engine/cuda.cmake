@@ -41,6 +41,9 @@ foreach(t "unet:unet tiny f32" "clip:clip" "pipeline:pipeline e4 f32")
   set_tests_properties(engine_cuda_models_harness_${tname} PROPERTIES SKIP_RETURN_CODE 77 LABELS "engine")
 endforeach()
 
+# The conv weight cache's bookkeeping (engine/src/cuda/wcache.h, plain C): no GPU needed.
+strike_engine_test(NAME engine_cuda_wcache SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_cuda_wcache.c)
+
 # The philox noise mode against real torch CUDA randn (bench/gpu_philox.py writes it on the GPU
 # machine; bench/gpu.sh runs `engine_cuda_philox_selftest DIR`). As a ctest: the comparison
 # checked against the engine's own noise, exact and perturbed (no GPU needed).

@@ -48,6 +48,30 @@ void se_cuda_scratch_free(se_cuda *c, void *p) {
     if (p) (void)cudaFreeAsync(p, c->stream);
 }
 
+/* ---- conv weight cache (wcache.h) ---- */
+
+void se_cuda_wcache_drop(void *user, void *packed) {
+    se_cuda *c = user;
+    if (!packed) return;
+    if (c->capturing) {
+        /* Freeing now would record a free node into the graph; keep it for after the capture.
+         * If even that list cannot grow, leaking one copy is the safe choice. */
+        (void)se_wcache_defer(&c->wcache, packed);
+        return;
+    }
+    (void)cudaFreeAsync(packed, c->stream);
+}
+
+static void wcache_free_now(void *user, void *packed) {
+    se_cuda *c = user;
+    if (packed) (void)cudaFreeAsync(packed, c->stream);
+}
+
+/* Frees the copies whose free was deferred during a capture (outside a capture only). */
+static void wcache_flush(se_cuda *c) {
+    if (!c->capturing && c->wcache.np) se_wcache_flush(&c->wcache, wcache_free_now, c);
+}
+
 /* ---- device discovery ---- */
 
 void se_cuda_params_init(se_cuda_params *p) {
@@ -78,6 +102,12 @@ static void cuda_destroy(se_backend *be) {
             if (cudaStreamEndCapture(c->stream, &g) == cudaSuccess && g) (void)cudaGraphDestroy(g);
             (void)cudaGetLastError();
         }
+        c->capturing = 0;
+        if (c->stream) {
+            se_wcache_clear(&c->wcache, wcache_free_now, c);
+            se_wcache_flush(&c->wcache, wcache_free_now, c);
+        }
+        se_wcache_destroy(&c->wcache);
         if (c->stream) (void)cudaStreamSynchronize(c->stream);
         if (c->blas) (void)cublasDestroy(c->blas);
         if (c->blas_ws) (void)cudaFree(c->blas_ws);
@@ -106,6 +136,7 @@ static se_status cuda_alloc(se_backend *be, size_t bytes, void **out) {
                        "%zu of %zu bytes free",
                        bytes, cudaGetErrorName(e), cudaGetErrorString(e), c->device, fr, tot);
     }
+    se_wcache_track(&c->wcache, *out, bytes, se_cuda_wcache_drop, c);
     return SE_OK;
 }
 
@@ -113,6 +144,8 @@ static void cuda_free(se_backend *be, void *ptr) {
     se_cuda *c = impl(be);
     if (!ptr) return;
     (void)cudaSetDevice(c->device);
+    /* Cached conv weights that lived in this allocation go with it. */
+    se_wcache_untrack(&c->wcache, ptr, se_cuda_wcache_drop, c);
     (void)cudaFreeAsync(ptr, c->stream);
 }
 
@@ -127,6 +160,9 @@ static se_status cuda_set(se_backend *be, void *dst, const void *host_src, size_
     se_cuda *c = impl(be);
     SE_TRY(no_capture(c, "set"));
     SE_CU("set", cudaSetDevice(c->device));
+    /* New contents for a cached conv weight: its packed copy is stale. */
+    se_wcache_invalidate(&c->wcache, dst, bytes, se_cuda_wcache_drop, c);
+    wcache_flush(c);
     SE_CU("set", cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, c->stream));
     /* The caller may free host_src on return; waiting also surfaces earlier async errors. */
     SE_CU("set", cudaStreamSynchronize(c->stream));
@@ -252,6 +288,11 @@ static se_status cuda_compute(se_backend *be, const se_op *op) {
     if (se_tensor_numel(op->dst) == 0) return SE_OK;
     if (op->kind == SE_OP_GATHER) SE_TRY(no_capture(c, "gather"));
     SE_CU(name, cudaSetDevice(c->device));
+    /* An op that writes into a cached conv weight makes its packed copy stale (dst is
+     * contiguous, supports_op checked). */
+    if (c->wcache.n) se_wcache_invalidate(&c->wcache, op->dst->data, se_tensor_nbytes(op->dst),
+                                          se_cuda_wcache_drop, c);
+    wcache_flush(c);
     switch (op->kind) {
     case SE_OP_CONV2D: return se_cuda_conv2d(c, op);
     case SE_OP_LINEAR: return se_cuda_linear(c, op);
@@ -362,6 +403,20 @@ se_status se_backend_cuda_new(const se_cuda_params *p, se_backend **out) {
         free(c);
         return se_fail(SE_ERR_INVALID_ARG, "STRIKE_CUDA_ATTENTION='%s': expected gemm or flash", attn);
     }
+    /* Conv weight cache limit in MiB (default 2048; 0 turns it off). */
+    long wc_mb = 2048;
+    const char *wc = getenv("STRIKE_CUDA_CONV_WCACHE_MB");
+    if (wc && *wc) {
+        char *end = NULL;
+        wc_mb = strtol(wc, &end, 10);
+        if (!end || *end || wc_mb < 0 || wc_mb > (1L << 20)) {
+            free(be);
+            free(c);
+            return se_fail(SE_ERR_INVALID_ARG, "STRIKE_CUDA_CONV_WCACHE_MB='%s': expected MiB in "
+                           "0..1048576", wc);
+        }
+    }
+    se_wcache_init(&c->wcache, (size_t)wc_mb << 20);
     be->vt = &k_cuda_vtbl;
     be->impl = c;
     be->weight_dtype = p->compute_dtype;
@@ -453,6 +508,7 @@ se_status se_cuda_capture_end(se_backend *be, se_cuda_graph **out) {
         return se_fail(SE_ERR_NOMEM, "se_cuda_capture_end: no host memory");
     }
     cudaError_t e = cudaStreamEndCapture(c->stream, &g->graph);
+    wcache_flush(c);   /* copies dropped during the capture */
     if (e == cudaSuccess) e = cudaGraphInstantiate(&g->exec, g->graph, 0);
     if (e != cudaSuccess) {
         (void)cudaGetLastError();

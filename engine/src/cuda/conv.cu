@@ -20,8 +20,9 @@
  * shifts); the F32 output grid is Cout*Ho*Wq floats. Both are bounded by splitting the batch, and the
  * GEMMs are split along the output grid so the F32 accumulator of a chunk stays in L2.
  * 1x1 stride-1 unpadded convolutions are one batched GEMM straight on x and dst.
- * Weights are rearranged per call into [group (ky, px)][Cout][sx][Cin] (small next to the
- * activations).
+ * Weights are rearranged into [group (ky, px)][Cout][sx][Cin] once per weight and kept in the
+ * backend's conv weight cache (wcache.h; per call while a graph is captured, or when the cache
+ * is off or full).
  */
 #include "cuda/cuda_internal.h"
 
@@ -150,9 +151,19 @@ extern "C" se_status se_cuda_conv2d(se_cuda *c, const se_op *op) {
     if (nbc < 1) nbc = 1;
     if (nbc > B) nbc = B;
 
-    void *wt = nullptr, *xp = nullptr;
+    /* The weights in GEMM layout: from the cache (packed by an earlier call on the same weight),
+     * or packed now into a fresh buffer that the cache then keeps when it fits. Not during a
+     * graph capture: there the packing is part of the graph, as without the cache. */
+    const size_t wt_bytes = (size_t)(taps * Cout * Cin) * esz;
+    se_wcache_key wkey{};
+    wkey.w = w->data; wkey.dt = (int)dt; wkey.cout = Cout; wkey.cin = Cin; wkey.kh = kh;
+    wkey.kw = kw; wkey.s = s;
+    const bool use_cache = !c->capturing && c->wcache.enabled;
+    void *wt = use_cache ? se_wcache_find(&c->wcache, &wkey) : nullptr;
+    const bool wt_cached = wt != nullptr;
+    void *xp = nullptr;
     float *acc = nullptr;
-    SE_TRY(se_cuda_scratch(c, "conv2d", (size_t)(taps * Cout * Cin) * esz, &wt));
+    if (!wt_cached) SE_TRY(se_cuda_scratch(c, "conv2d", wt_bytes, &wt));
     se_status st = se_cuda_scratch(c, "conv2d", pack_per_img * (size_t)nbc, &xp);
     if (st == SE_OK) st = se_cuda_scratch(c, "conv2d", acc_per_img * (size_t)nbc, (void **)&acc);
     /* Weight groups (ky, px): n taps kx = px, px+s, ... < kw each, packed back to back. */
@@ -165,7 +176,7 @@ extern "C" se_status se_cuda_conv2d(se_cuda *c, const se_op *op) {
             gn[g] = n;
             woff[g] = wpos;
             wpos += Cout * n * Cin;
-            if (st == SE_OK && n > 0) {
+            if (st == SE_OK && n > 0 && !wt_cached) {
                 pack_weights<<<se_cuda_blocks(Cout * n * Cin), 256, 0, c->stream>>>(
                     w->data, dt, (char *)wt + (size_t)woff[g] * esz, Cout, Cin, (int)kh, (int)kw, ky,
                     px, s, n);
@@ -223,6 +234,12 @@ extern "C" se_status se_cuda_conv2d(se_cuda *c, const se_op *op) {
     }
     se_cuda_scratch_free(c, acc);
     se_cuda_scratch_free(c, xp);
-    se_cuda_scratch_free(c, wt);
+    /* A freshly packed copy goes to the cache when the call succeeded and it fits; otherwise
+     * (or on failure) it is scratch. A cached copy is never freed here. */
+    if (!wt_cached) {
+        const size_t wbytes = (size_t)(Cout * Cin * kh * kw) * esz;
+        if (!(st == SE_OK && use_cache && se_wcache_insert(&c->wcache, &wkey, wbytes, wt, wt_bytes)))
+            se_cuda_scratch_free(c, wt);
+    }
     return st;
 }

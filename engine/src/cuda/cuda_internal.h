@@ -26,6 +26,7 @@ extern "C" {
 #include "core/backend.h"
 #include "core/backend_cuda.h"
 #include "core/error.h"
+#include "cuda/wcache.h"
 
 /* Attention implementation (attention.cu): batched GEMM + softmax, or the fused kernel. */
 typedef enum se_cuda_attn { SE_CUDA_ATTN_GEMM = 0, SE_CUDA_ATTN_FLASH = 1 } se_cuda_attn;
@@ -45,6 +46,8 @@ typedef struct se_cuda {
     int sm_major, sm_minor;
     se_cuda_attn attn;          /* from STRIKE_CUDA_ATTENTION (gemm | flash) at creation */
     int capturing;              /* between se_cuda_capture_begin and _end */
+    se_wcache wcache;           /* conv weights in GEMM layout, packed once (wcache.h); limit
+                                   from STRIKE_CUDA_CONV_WCACHE_MB at creation (0: off) */
 } se_cuda;
 
 /* ---- error checking (statement, file, line, library message, op name) ---- */
@@ -76,6 +79,10 @@ se_status se_cublas_fail(const char *opname, const char *stmt, const char *file,
 se_status se_cuda_scratch(se_cuda *c, const char *opname, size_t bytes, void **out);
 /* Frees scratch in stream order (the memory returns to the pool once queued work is done). */
 void se_cuda_scratch_free(se_cuda *c, void *p);
+
+/* Frees a packed weight copy dropped from the cache: stream-ordered, or deferred to the end of
+ * a running graph capture (so the free is not recorded into the graph). user is the se_cuda. */
+void se_cuda_wcache_drop(void *user, void *packed);
 
 /* ---- GEMM (gemm.cu): row-major, strided-batched, through cublasGemmEx ----
  * C[b] = alpha * op(A[b]) op(B[b]) + beta * C[b]; op(A) is MxK (A stored KxM when ta),
