@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # farm_bench.sh - end-to-end benchmark of the farm with the null (test) engine.
 #
-#   bench/farm_bench.sh --jobs N --workers W [--write-images] [--prompt-bytes B] [--keep]
+#   bench/farm_bench.sh --jobs N --workers W [--write-images [--no-fsync]] [--prompt-bytes B] [--keep]
 #
 # Builds strike-coordinator, strike-worker and strike (Release, no sanitizers) in
 # $STRIKE_BENCH_BUILD (default: build-bench), brings up redis-server (AOF, appendfsync everysec) on a
@@ -12,7 +12,8 @@
 #   3. samples Redis used_memory with the whole submission queued and no worker started:
 #      redis_bytes_per_job = (used_memory after - before) / N, next to prompt_bytes_per_job;
 #   4. starts W null workers (--no-write, tiny images: they neither encode nor write PNGs, unless
-#      --write-images) and waits until the submission is finished;
+#      --write-images; --no-fsync skips the fsync before each rename) and waits until the
+#      submission is finished;
 #   5. verifies from the coordinator's records (`strike results`): lost = jobs without a done
 #      record, duplicated = done records beyond one per job.
 # farm_jobs_per_s = N / (submit seconds + seconds from starting the workers to finished), i.e. from
@@ -21,12 +22,13 @@
 #   farm_jobs_per_s=.. submit_prompts_per_s=.. redis_bytes_per_job=.. lost=.. duplicated=.. jobs=N workers=W
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-jobs=1000000 workers=4 write=0 pbytes=48 keep=0
+jobs=1000000 workers=4 write=0 pbytes=48 keep=0 fsync=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --jobs) jobs=$2; shift 2 ;;
     --workers) workers=$2; shift 2 ;;
     --write-images) write=1; shift ;;
+    --no-fsync) fsync=0; shift ;;
     --prompt-bytes) pbytes=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
@@ -72,6 +74,7 @@ echo "submit_seconds=$submit_s submit_wall_seconds=$(awk -v a="$t0" -v b="$t1" '
 wopts=(--credit 16384 --batch 256)
 if [ $write = 1 ]; then
   wopts+=(--compression 1)
+  [ $fsync = 1 ] || wopts+=(--no-fsync)
 else
   wopts+=(--no-write --engine-options scale=64)
 fi
@@ -88,7 +91,7 @@ done_uniq=$(sort -n -u "$H_DIR/done.idx" | wc -l)
 lost=$((jobs - done_uniq))
 duplicated=$((recs - done_uniq))
 st=$(h_status "$id")
-echo "dispatch_seconds=$run_s dispatch_jobs_per_s=$(awk -v n="$jobs" -v s="$run_s" 'BEGIN{printf "%.0f", n/s}') status_done=$(echo "$st" | jq .done) status_dead=$(echo "$st" | jq .dead) write_images=$write"
+echo "dispatch_seconds=$run_s dispatch_jobs_per_s=$(awk -v n="$jobs" -v s="$run_s" 'BEGIN{printf "%.0f", n/s}') status_done=$(echo "$st" | jq .done) status_dead=$(echo "$st" | jq .dead) write_images=$write fsync=$fsync"
 h_strike workers --json | jq -c '{frames_malformed, frames_oversized, results_stale, results_duplicate}' | tr -d '{}"' | tr ',:' ' =' | sed 's/^/coordinator_/; s/ / coordinator_/g'
 farm=$(awk -v n="$jobs" -v a="$submit_s" -v b="$run_s" 'BEGIN { printf "%.0f", n / (a + b) }')
 echo "farm_jobs_per_s=$farm submit_prompts_per_s=$submit_pps redis_bytes_per_job=$redis_bytes_per_job lost=$lost duplicated=$duplicated jobs=$jobs workers=$workers"
