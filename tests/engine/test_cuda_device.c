@@ -5,7 +5,8 @@
  * (SE_ERR_NO_DEVICE naming cudaGetDeviceCount's reason, no crash, count 0), prints
  * "SKIPPED: no CUDA device: <reason>" and exits 77. With a device it runs self-checks against
  * host references computed here in double: memory round trip, linear (F32 and BF16), conv2d
- * (3x3 stride 1 and 2, 1x1), group norm + SiLU, attention on both paths (gemm and flash,
+ * (3x3 stride 1 and 2, 1x1; the conv weight cache never stale after set / COPY / free +
+ * realloc), group norm + SiLU, attention on both paths (gemm and flash,
  * multi-head, causal, a wide single head split along d), gather's bad-id error and
  * supports_op's refusals, and a CUDA graph capture + replay. engine_backend_ops compares every
  * op with the CPU reference.
@@ -106,6 +107,88 @@ static void check_linear(se_backend *be, se_dtype dt, int64_t M, int64_t N, int6
     se_backend_free(be, tx.data), se_backend_free(be, tw.data), se_backend_free(be, tb.data);
     se_backend_free(be, ty.data);
     free(x), free(w), free(b), free(ref), free(y);
+}
+
+/* Reference conv (double) of host x [B,Cin,H,W], w [Cout,Cin,k,k], b [Cout]. */
+static double *conv_ref(const float *x, const float *w, const float *b, int64_t B, int64_t Cin,
+                        int64_t H, int64_t W, int64_t Cout, int k, int s, int p) {
+    int64_t Ho = (H + 2 * p - k) / s + 1, Wo = (W + 2 * p - k) / s + 1;
+    double *ref = malloc((size_t)(B * Cout * Ho * Wo) * sizeof *ref);
+    for (int64_t bi = 0; bi < B; bi++)
+        for (int64_t co = 0; co < Cout; co++)
+            for (int64_t yo = 0; yo < Ho; yo++)
+                for (int64_t xo = 0; xo < Wo; xo++) {
+                    double acc = b[co];
+                    for (int64_t ci = 0; ci < Cin; ci++)
+                        for (int ky = 0; ky < k; ky++)
+                            for (int kx = 0; kx < k; kx++) {
+                                int64_t yy = yo * s + ky - p, xx = xo * s + kx - p;
+                                if (yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
+                                acc += (double)x[((bi * Cin + ci) * H + yy) * W + xx] *
+                                       w[((co * Cin + ci) * k + ky) * k + kx];
+                            }
+                    ref[((bi * Cout + co) * Ho + yo) * Wo + xo] = acc;
+                }
+    return ref;
+}
+
+/* The conv weight cache (wcache.h) never serves a stale copy: the same conv twice (a hit) gives
+ * the same bits; new weights uploaded into the same buffer, weights written by an op (COPY), and
+ * a freed weight buffer whose address the pool hands out again with other contents all give the
+ * conv of the new weights. Also with the cache off (STRIKE_CUDA_CONV_WCACHE_MB=0 is read at
+ * creation; here a second backend is not needed: the checks hold either way). */
+static void check_conv_cache(se_backend *be, se_dtype dt) {
+    const int64_t B = 1, Cin = 6, H = 7, W = 9, Cout = 5;
+    const int k = 3, s = 1, p = 1;
+    const size_t nx = (size_t)(B * Cin * H * W), nw = (size_t)(Cout * Cin * k * k), ny = (size_t)(B * Cout * H * W);
+    float *x = rand_vec(nx), *w1 = rand_vec(nw), *w2 = rand_vec(nw), *w3 = rand_vec(nw), *b = rand_vec((size_t)Cout);
+    int64_t ex[4] = {B, Cin, H, W}, ew[4] = {Cout, Cin, k, k}, eb[1] = {Cout}, ey[4] = {B, Cout, H, W};
+    se_tensor tx = dev_tensor(be, dt, 4, ex, x, "x"), tw = dev_tensor(be, dt, 4, ew, w1, "w");
+    se_tensor tb = dev_tensor(be, dt, 1, eb, b, "b"), ty = dev_tensor(be, dt, 4, ey, NULL, "y");
+    se_op op = {.kind = SE_OP_CONV2D, .src = {&tx, &tw, &tb}, .dst = &ty, .i = {s, p}};
+    const float *wsets[3] = {w1, w2, w3};
+    const char *what[4] = {"first", "upload into the same buffer", "written by COPY", "reused address"};
+    float *first = NULL;
+    for (int step = 0; step < 4; step++) {
+        const float *wh = wsets[step < 3 ? step : 0];
+        if (step == 1) {
+            /* new contents through set() */
+            void *tmp = calloc(nw, 4);
+            se_convert_host(dt, tmp, SE_F32, w2, nw);
+            CHECK(se_backend_set(be, tw.data, tmp, se_tensor_nbytes(&tw)) == SE_OK);
+            free(tmp);
+        } else if (step == 2) {
+            /* new contents through an op writing into the weight */
+            se_tensor src = dev_tensor(be, dt, 4, ew, w3, "w3");
+            se_op cp = {.kind = SE_OP_COPY, .src = {&src}, .dst = &tw};
+            run_op(be, &cp);
+            se_backend_free(be, src.data);
+        } else if (step == 3) {
+            /* free and allocate again (the pool tends to return the same address) */
+            void *old = tw.data;
+            se_backend_free(be, tw.data);
+            tw = dev_tensor(be, dt, 4, ew, w1, "w");
+            printf("  conv cache: weight buffer %s after free + alloc\n", tw.data == old ? "at the same address" : "moved");
+        }
+        run_op(be, &op);
+        float *y = dev_read(be, &ty);
+        double *ref = conv_ref(x, wh, b, B, Cin, H, W, Cout, k, s, p);
+        double e = rel_err(y, ref, ny);
+        CHECK_MSG(e < tol_for(dt), "conv cache %s (%s): rel err %g", what[step], se_dtype_name(dt), e);
+        if (step == 0) {
+            first = y;
+            run_op(be, &op);   /* a hit */
+            float *again = dev_read(be, &ty);
+            CHECK_MSG(memcmp(again, first, ny * sizeof *first) == 0, "conv cache hit (%s): bits differ", se_dtype_name(dt));
+            free(again);
+        } else {
+            free(y);
+        }
+        free(ref);
+    }
+    se_backend_free(be, tx.data), se_backend_free(be, tw.data), se_backend_free(be, tb.data);
+    se_backend_free(be, ty.data);
+    free(first), free(x), free(w1), free(w2), free(w3), free(b);
 }
 
 static void check_conv(se_backend *be, se_dtype dt, int64_t B, int64_t Cin, int64_t H, int64_t W,
@@ -305,6 +388,7 @@ static void device_checks(se_dtype dt) {
     check_conv(be, dt, 2, 5, 9, 11, 7, 3, 1, 1);
     check_conv(be, dt, 1, 8, 10, 9, 6, 3, 2, 1);
     check_conv(be, dt, 2, 16, 6, 5, 12, 1, 1, 0);
+    check_conv_cache(be, dt);
     check_group_norm(be, dt, 2, 64, 5000, 32);
     check_group_norm(be, dt, 1, 32, 40000, 4);        /* groups of 320000: several chunks */
     for (int path = 0; path < 2; path++) {
