@@ -596,12 +596,14 @@ se_status se_sf_load_networks(const se_sf_sources *s, se_backend *be, se_unet **
         se_lora_stats ls;
         st = se_lora_apply(s->lora, s->lora_strength, &tg, &ls);
     }
-    for (int i = 0; i < 4 && st == SE_OK; i++)
-        if (n[i].view) st = se_sf_view_materialize(n[i].view, &n[i].img);
-    /* load */
+    /* load, materialising each view just before its network loads (one image at a time) */
     const char *cfgs[4] = {s->unet_config, s->te1_config, s->te2_config, s->vae_config};
     for (int i = 0; i < 4 && st == SE_OK; i++) {
         if (!want[i]) continue;
+        if (n[i].view) {
+            st = se_sf_view_materialize(n[i].view, &n[i].img);
+            if (st != SE_OK) break;
+        }
         const char *wpath = n[i].view ? n[i].img.path : n[i].file;
         if (!cfgs[i]) {
             st = se_fail(SE_ERR_INVALID_ARG, "%s: no config.json given", n[i].what);
