@@ -4,8 +4,9 @@
  * A view (se_sf_view) is one network's tensors under DIFFUSERS / transformers names, each backed
  * by a tensor of an open safetensors file plus a transform (rename, q/k/v row split, transpose,
  * 1x1-kernel squeeze; sgm_names.h), or by an fp32 buffer the view owns, plus any low-rank updates
- * (LoRA modules, lora.h) added in fp32 whenever the tensor is read. The existing networks (unet.c, clip.c, vae.c) load from a safetensors PATH, so a view
- * is handed to them by materialising it: se_sf_view_materialize() writes a diffusers-named
+ * (LoRA modules, lora.h) added in fp32 whenever the tensor is read. The existing networks
+ * (unet.c, clip.c, vae.c) load from a safetensors PATH, so a view is handed to them by
+ * materialising it: se_sf_view_materialize() writes a diffusers-named
  * safetensors image into an anonymous in-memory file (memfd; an unlinked temporary file where
  * memfd is missing) and returns "/proc/self/fd/N", which se_unet_new_from_files(),
  * se_clip_load_files() and se_vae_new_from_files() open like any file. The image costs the
@@ -24,6 +25,9 @@
  * SE_ERR_FORMAT ("...: unknown SGM UNet tensor X"), a fused in_proj whose rows do not split in
  * three is SE_ERR_SHAPE. Missing tensors and wrong shapes are reported by the network's own load
  * (weights.c) with the diffusers name.
+ *
+ * Most callers need only se_sf_load_desc() (a pipeline model description) or
+ * se_sf_load_networks() (explicit sources), at the end of this header.
  */
 #ifndef STRIKE_ENGINE_SINGLE_FILE_H
 #define STRIKE_ENGINE_SINGLE_FILE_H
