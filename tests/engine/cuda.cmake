@@ -50,6 +50,16 @@ strike_engine_test(NAME engine_cuda_wcache SOURCES ${CMAKE_CURRENT_LIST_DIR}/tes
 strike_engine_test(NAME engine_cuda_philox_selftest SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_cuda_philox.c
   ARGS --self-test)
 
+# The 8-wide memory-bound path (engine/src/cuda/vec8.cuh) run on the host: needs nvcc, no GPU.
+if(STRIKE_HAVE_CUDA)
+  strike_engine_test(NAME engine_cuda_vec SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_cuda_vec.cu)
+  set_target_properties(engine_cuda_vec PROPERTIES CUDA_STANDARD 17 CUDA_STANDARD_REQUIRED ON)
+  if(STRIKE_WERROR)
+    target_compile_options(engine_cuda_vec PRIVATE
+      "$<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra,-Wno-unused-parameter;-Werror=all-warnings>")
+  endif()
+endif()
+
 # The GPU benchmark (bench/gpu_bench.c, run by bench/gpu.sh): built with the tests because it
 # needs the engine's internal headers; not a test.
 if(STRIKE_HAVE_CUDA)
