@@ -142,26 +142,36 @@ san=$(command -v compute-sanitizer || true)
 models="$build/tests/engine_cuda_models"
 # memcheck: the UNet, CLIP, VAE (bf16) and the pipeline (bf16); racecheck (shared-memory
 # hazards: norms, softmax, both attention kernels): the UNet, the VAE and the flash path.
+# Then both on engine_cuda_device (every op family, three dtypes, graphs), last, so it runs
+# only when there is time left.
 san_runs_memcheck=("unet tiny f32" "clip" "vae" "pipeline e4 bf16")
 san_runs_racecheck=("unet tiny bf16" "vae" "flash:unet tiny bf16")
-san_result() {  # tool, then the runs
+declare -A san_res=([memcheck]=ok [racecheck]=ok) san_ran=([memcheck]=0 [racecheck]=0) \
+  san_total=([memcheck]=0 [racecheck]=0)
+san_run() {  # tool, then the runs; updates san_res / san_ran / san_total
   local tool=$1; shift
-  if [ -z "$san" ] || [ ! -x "$models" ]; then echo na; return; fi
-  local res=ok i=0 ran=0
+  local run
   for run in "$@"; do
-    i=$((i + 1))
-    local envs=() args=$run
+    san_total[$tool]=$(( san_total[$tool] + 1 ))
+    local i=${san_total[$tool]}
+    local envs=() args=$run prog=$models
     case "$run" in flash:*) envs=(STRIKE_CUDA_ATTENTION=flash); args=${run#flash:} ;; esac
+    if [ "$run" = device ]; then prog="$build/tests/engine_cuda_device"; args=; fi
+    if [ ! -x "$prog" ]; then
+      say "sanitizer $tool: no $prog"
+      san_res[$tool]=fail
+      continue
+    fi
     local left=$(( deadline - ($(date +%s) - t_start) - 5 ))
     if [ "$left" -lt 20 ]; then
       say "sanitizer $tool: no time left for '$run'"
-      [ "$res" = ok ] && res=timeout
+      [ "${san_res[$tool]}" = ok ] && san_res[$tool]=timeout
       continue
     fi
     [ "$left" -gt 120 ] && left=120
     local log="$work/sanitizer_${tool}_$i.log"
     # shellcheck disable=SC2086
-    env "${envs[@]}" timeout "$left" "$san" --tool "$tool" --error-exitcode 99 "$models" $args \
+    env "${envs[@]}" timeout "$left" "$san" --tool "$tool" --error-exitcode 99 "$prog" $args \
       > "$log" 2>&1
     local rc=$?
     local errs
@@ -169,26 +179,34 @@ san_result() {  # tool, then the runs
     errs=$(grep -Eo 'ERROR SUMMARY: [0-9]+|\([0-9]+ errors' "$log" | tail -1 | grep -Eo '[0-9]+')
     say "sanitizer $tool '$run': rc=$rc errors=${errs:-?} ($(grep -E 'passed|SKIPPED' "$log" | tail -1))"
     case $rc in
-      0) ran=$((ran + 1)); [ "${errs:-0}" = 0 ] || res=fail ;;
+      0) san_ran[$tool]=$(( san_ran[$tool] + 1 )); [ "${errs:-0}" = 0 ] || san_res[$tool]=fail ;;
       77) ;;  # skipped (no device): says nothing
-      99) ran=$((ran + 1)); res=fail; grep -E '^=========' "$log" | head -20 >&2 ;;
-      124|137) [ "$res" = ok ] && res=timeout ;;
-      *) ran=$((ran + 1)); res=fail; grep -E '=========|FAIL' "$log" | head -20 >&2 ;;
+      99) san_ran[$tool]=$(( san_ran[$tool] + 1 )); san_res[$tool]=fail
+          grep -E '^=========' "$log" | head -20 >&2 ;;
+      124|137) [ "${san_res[$tool]}" = ok ] && san_res[$tool]=timeout ;;
+      *) san_ran[$tool]=$(( san_ran[$tool] + 1 )); san_res[$tool]=fail
+         grep -E '=========|FAIL' "$log" | head -20 >&2 ;;
     esac
   done
-  # Nothing ran (every run skipped, or no time for any): na, or timeout when time ran out.
-  [ "$ran" = 0 ] && [ "$res" = ok ] && res=na
-  echo "$res"
 }
 if [ -z "$san" ]; then
   say "no compute-sanitizer (looked in PATH and /usr/local/cuda/bin)"
   echo "sanitizer_memcheck=na sanitizer_racecheck=na"
 else
   t0=$(date +%s)
-  mc=$(san_result memcheck "${san_runs_memcheck[@]}")
-  rcheck=$(san_result racecheck "${san_runs_racecheck[@]}")
-  echo "sanitizer_memcheck=$mc sanitizer_racecheck=$rcheck sanitizer_s=$(( $(date +%s) - t0 ))"
-  [ "$mc" = fail ] || [ "$rcheck" = fail ] && fail=1
+  # The small runs of both tools first, engine_cuda_device (the longest) last.
+  san_run memcheck "${san_runs_memcheck[@]}"
+  san_run racecheck "${san_runs_racecheck[@]}"
+  san_run memcheck device
+  san_run racecheck device
+  for tool in memcheck racecheck; do
+    # Nothing ran (every run skipped for lack of a device): na.
+    [ "${san_ran[$tool]}" = 0 ] && [ "${san_res[$tool]}" = ok ] && san_res[$tool]=na
+  done
+  echo "sanitizer_memcheck=${san_res[memcheck]} sanitizer_racecheck=${san_res[racecheck]}" \
+    "sanitizer_runs=$(( san_ran[memcheck] + san_ran[racecheck] ))/$(( san_total[memcheck] + san_total[racecheck] ))" \
+    "sanitizer_s=$(( $(date +%s) - t0 ))"
+  [ "${san_res[memcheck]}" = fail ] || [ "${san_res[racecheck]}" = fail ] && fail=1
 fi
 echo "total_s=$(( $(date +%s) - t_start ))"
 echo "$summary"
