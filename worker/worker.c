@@ -214,6 +214,9 @@ static void send_register(sw_worker *w) {
     r.n_devices = 1;
     r.devices = devs;
     r.version = (char *)SW_VERSION;
+    /* Until the first RegisterAck this process has never been sent a shard: leases the
+     * coordinator still has under our id belong to an earlier process and are lost. */
+    r.fresh_start = w->sessions == 0;
     env.body_case = STRIKE__ENVELOPE__BODY_REGISTER_WORKER;
     env.register_worker = &r;
     send_env(w, &env);
