@@ -53,8 +53,8 @@ Farm:
   --workers N        workers to start (default 2; 1 with real weights, whose CPU engine
                      needs about 15 GB of RAM per worker).
   --threads N        CPU threads per worker (default: cores / workers, at least 1).
-  --out DIR          where the images go (default <build folder>/images).
-                     Env: STRIKE_DEMO_OUT.
+  --out DIR          where the images go: DIR/run-<UTC time>/<submission id>/ (default
+                     DIR = <build folder>/images). Env: STRIKE_DEMO_OUT.
   --build DIR        build folder (default build-demo in the clone). Env: STRIKE_DEMO_BUILD.
   --keep-logs        keep the temporary folder with the logs (default: removed).
   -h, --help         this text.
@@ -155,7 +155,7 @@ cores=$(nproc)
 
 tiny_banner() {
   echo "demo: ======================================================================================"
-  echo "demo:  NO REAL WEIGHTS GIVEN: the workers render with a tiny RANDOM model (~1 MB, generated"
+  echo "demo:  NO REAL WEIGHTS GIVEN: the workers render with a tiny RANDOM model (~2 MB, generated"
   echo "demo:  in C by 'strike-render --make-tiny-model'). ITS IMAGES ARE NOISE, not pictures. The"
   echo "demo:  engine, the farm and the PNGs are the real ones; only the weights are random."
   echo "demo:  For real images, download SDXL base + an SDXL-Lightning UNet (README.md, 'Rendering with"
@@ -169,7 +169,8 @@ tiny_banner() {
 bash scripts/bootstrap.sh
 
 case "$build" in /*) ;; *) build=$root/$build ;; esac
-out=$(realpath -m "${out_opt:-$build/images}")
+# Each run gets its own folder: Redis starts empty every time, so submission ids repeat (s1).
+out=$(realpath -m "${out_opt:-$build/images}")/run-$(date -u +%Y%m%dT%H%M%SZ)
 cuda_opt=OFF
 [ "$engine" = cuda ] && [ "$mode" != null ] && cuda_opt=ON
 echo "demo: building (Release) in $build"
