@@ -12,7 +12,9 @@
  * Output: one key=value line per case, then the summary line of issue 6 as the last line:
  *   gpu= ms_per_image_b1= images_per_s_b8= unet_step_ms= vae_decode_ms= tflops_b8= peak_mem_gb=
  * with `na` for anything that failed (the reason goes to stderr). peak_mem_gb is the high-water
- * mark of device memory in use from the CUDA pool over the pipeline runs (weights included).
+ * mark of device memory in use from the CUDA pool over the pipeline runs (weights included, and
+ * the conv weight cache's packed copies, printed as conv_wcache_mb=). The op timings of conv
+ * run on cached weights after the first call, as the models do.
  *
  *   strike_gpu_bench [--quick]     --quick: fewer op cases and no batch 8
  *   strike_gpu_bench --smoke-cpu   the pipeline harness on the CPU backend with the tiny fixture
@@ -471,7 +473,12 @@ int main(int argc, char **argv) {
     se_unet_config_sdxl(&uc);
     se_vae_config_sdxl(&vc);
     bench_pipeline(g_be, &uc, &vc, 128, !quick, &sm);
-    if (se_cuda_backend_info(g_be, &after) == SE_OK) sm.peak_gb = after.pool_used_peak / 1e9;
+    if (se_cuda_backend_info(g_be, &after) == SE_OK) {
+        sm.peak_gb = after.pool_used_peak / 1e9;
+        printf("conv_wcache_mb=%.0f conv_wcache_entries=%zu conv_wcache_hits=%llu "
+               "conv_wcache_misses=%llu\n", after.conv_wcache_bytes / 1048576.0,
+               after.conv_wcache_entries, after.conv_wcache_hits, after.conv_wcache_misses);
+    }
     se_backend_destroy(&g_be);
     char a[32], b[32], c[32], d[32], e[32], f[32];
     fmt(a, sizeof a, sm.ms_b1, "%.1f");

@@ -177,7 +177,19 @@ static void check_conv_cache(se_backend *be, se_dtype dt) {
         CHECK_MSG(e < tol_for(dt), "conv cache %s (%s): rel err %g", what[step], se_dtype_name(dt), e);
         if (step == 0) {
             first = y;
+#ifdef STRIKE_HAVE_CUDA
+            se_cuda_info i0, i1;
+            CHECK(se_cuda_backend_info(be, &i0) == SE_OK);
+#endif
             run_op(be, &op);   /* a hit */
+#ifdef STRIKE_HAVE_CUDA
+            const char *off = getenv("STRIKE_CUDA_CONV_WCACHE_MB");
+            CHECK(se_cuda_backend_info(be, &i1) == SE_OK);
+            if (!off || strcmp(off, "0") != 0)
+                CHECK_MSG(i1.conv_wcache_hits == i0.conv_wcache_hits + 1 && i1.conv_wcache_entries > 0,
+                          "conv cache: hits %llu -> %llu, %zu entries", i0.conv_wcache_hits,
+                          i1.conv_wcache_hits, i1.conv_wcache_entries);
+#endif
             float *again = dev_read(be, &ty);
             CHECK_MSG(memcmp(again, first, ny * sizeof *first) == 0, "conv cache hit (%s): bits differ", se_dtype_name(dt));
             free(again);

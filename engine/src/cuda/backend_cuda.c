@@ -448,6 +448,10 @@ se_status se_cuda_backend_info(se_backend *be, se_cuda_info *info) {
     SE_CU("info", cudaMemPoolGetAttribute(c->pool, cudaMemPoolAttrUsedMemHigh, &used));
     info->pool_reserved_peak = (size_t)hi;
     info->pool_used_peak = (size_t)used;
+    info->conv_wcache_bytes = c->wcache.total;
+    info->conv_wcache_entries = c->wcache.n;
+    info->conv_wcache_hits = (unsigned long long)c->wcache.hits;
+    info->conv_wcache_misses = (unsigned long long)c->wcache.misses;
     return SE_OK;
 }
 

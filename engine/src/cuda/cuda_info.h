@@ -1,6 +1,6 @@
 /*
- * cuda_info.h - CUDA-only extras for tests and benchmarks: device name, memory, pool peak,
- * and the backend's stream. Exists only when the engine is built with CUDA (STRIKE_HAVE_CUDA);
+ * cuda_info.h - CUDA-only extras for tests and benchmarks: device name, memory, pool peak, conv
+ * weight cache counters, and the backend's stream. Exists only when the engine is built with CUDA (STRIKE_HAVE_CUDA);
  * model code never includes it.
  */
 #ifndef STRIKE_ENGINE_CUDA_INFO_H
@@ -17,6 +17,9 @@ typedef struct se_cuda_info {
     size_t total_mem;           /* bytes */
     size_t pool_reserved_peak;  /* high-water mark of memory the pool held from the driver, bytes */
     size_t pool_used_peak;      /* high-water mark of memory handed out (buffers + scratch), bytes */
+    size_t conv_wcache_bytes;   /* conv weights held in GEMM layout (wcache.h), bytes */
+    size_t conv_wcache_entries;
+    unsigned long long conv_wcache_hits, conv_wcache_misses;
 } se_cuda_info;
 
 /* SE_ERR_INVALID_ARG when be is not a cuda backend. */
