@@ -1,7 +1,7 @@
 /*
  * test_cuda_vec.cu - the 8-wide memory-bound path of the CUDA backend (engine/src/cuda/vec8.cuh)
  * run on the HOST, without a GPU: the per-vector bodies the kernels call (se_add8,
- * se_scale_add8, se_act8, se_geglu8, se_ld8/se_st8) over every vector index, against a scalar
+ * se_scale_add8, se_act8, se_geglu8, se_gn_sum8, se_gn_apply8, se_ld8/se_st8) over every vector index, against a scalar
  * reference that loads and rounds through the engine's own host converters, for every
  * combination of F32/F16/BF16, in place too; plus the eligibility test (alignment, count % 8).
  * Built only when nvcc is present (ctest engine_cuda_vec).
@@ -115,6 +115,35 @@ int main(void) {
                 }
                 free(pa), free(pb), free(py);
             }
+    /* Group norm: the statistics body (same order as a sequential scalar loop) and the apply
+     * body (gn_apply's formula, with and without SiLU), every dtype pair. */
+    for (int ia = 0; ia < 3; ia++)
+        for (int iy = 0; iy < 3; iy++) {
+            se_dtype dx = kDts[ia], dy = kDts[iy];
+            float fin[N];
+            for (int i = 0; i < N; i++) fin[i] = urand();   /* finite values only */
+            void *px = typed(dx, fin, N), *py = typed(dy, fin, N);
+            const float K = at(px, dx, 0);
+            float s = 0, s2 = 0, rs = 0, rs2 = 0;
+            for (int64_t v = 0; v < N / 8; v++) se_gn_sum8(px, dx, v, K, &s, &s2);
+            for (int i = 0; i < N; i++) {
+                float d = at(px, dx, i) - K;
+                rs += d;
+                rs2 += d * d;
+            }
+            CHECK_MSG(s == rs && s2 == rs2, "gn sums %s: %g %g vs %g %g", se_dtype_name(dx), s, s2, rs, rs2);
+            for (int silu = 0; silu < 2; silu++) {
+                const float mean = 0.25f, sc = 1.75f, be = -0.5f;
+                for (int64_t v = 0; v < N / 8; v++) se_gn_apply8(px, dx, py, dy, v, mean, sc, be, silu);
+                for (int i = 0; i < N; i++) {
+                    float t = fmaf(at(px, dx, i) - mean, sc, be);
+                    want[i] = silu ? t / (1.0f + expf(-t)) : t;
+                }
+                snprintf(what, sizeof what, "gn apply%s %s->%s", silu ? "+silu" : "", se_dtype_name(dx), se_dtype_name(dy));
+                CHECK(same(py, dy, want, N, what));
+            }
+            free(px), free(py);
+        }
     /* In place (dst == a, same dtype). */
     for (int ia = 0; ia < 3; ia++) {
         se_dtype dt = kDts[ia];

@@ -5,9 +5,10 @@
  * same fp32 formulas and single rounding as the scalar kernels (equal results, up to where the
  * compiler contracts a multiply-add into an FMA differently in the two kernels).
  *
- * Used by elementwise.cu (ADD of same shapes, SCALE_ADD) and act.cu (SILU, GELU, QUICK_GELU,
- * GEGLU) when every pointer is 16-byte aligned and the element count (GEGLU: the row width) is
- * a multiple of 8; otherwise they take the scalar kernels. The per-vector bodies are
+ * Used by elementwise.cu (ADD of same shapes, SCALE_ADD), act.cu (SILU, GELU, QUICK_GELU,
+ * GEGLU) and norm.cu (group norm statistics and apply) when every pointer is 16-byte aligned and
+ * the element count (GEGLU: the row width; group norm: the spatial size) is a multiple of 8;
+ * otherwise they take the scalar kernels. The per-vector bodies are
  * __host__ __device__ so tests/engine/test_cuda_vec.cu runs them on the host against a scalar
  * reference (no GPU needed); the kernels only add the grid-stride loop.
  *
@@ -135,6 +136,30 @@ SE_HD void se_geglu8(const void *x, int xdt, void *y, int ydt, int64_t h, int64_
     se_ld8(x, xdt, r * 2 * hv + hv + j, fg);
     for (int k = 0; k < 8; k++) fa[k] = fa[k] * se_gelu_erf(fg[k]);
     se_st8(y, ydt, r * hv + j, fa);
+}
+
+/* Group norm statistics: adds (x - K) and (x - K)^2 of vector v to *s, *s2 (in element order). */
+SE_HD void se_gn_sum8(const void *x, int xdt, int64_t v, float K, float *s, float *s2) {
+    float f[8];
+    se_ld8(x, xdt, v, f);
+    for (int k = 0; k < 8; k++) {
+        const float d = f[k] - K;
+        *s += d;
+        *s2 += d * d;
+    }
+}
+
+/* Group norm apply (gn_apply's formula): y = (x - mean) * sc + be, then SiLU when silu. */
+SE_HD void se_gn_apply8(const void *x, int xdt, void *y, int ydt, int64_t v, float mean, float sc,
+                        float be, int silu) {
+    float f[8];
+    se_ld8(x, xdt, v, f);
+    for (int k = 0; k < 8; k++) {
+        float t = fmaf(f[k] - mean, sc, be);
+        if (silu) t = t / (1.0f + expf(-t));
+        f[k] = t;
+    }
+    se_st8(y, ydt, v, f);
 }
 
 #endif
