@@ -47,6 +47,8 @@ Jobs:
   --size WxH         image size, multiples of 64 (default 512x512 for the tiny model,
                      1024x1024 for real weights and --null).
   --seed N           base seed (default 42: the same command gives the same images).
+  --limit N          submit only the first N prompts (default: all; 2 with real weights on
+                     the CPU engine, which takes minutes per 1024x1024 image).
 
 Farm:
   --engine E         cpu (default) or cuda (builds the CUDA backend; needs nvcc and a GPU).
@@ -75,18 +77,18 @@ prompts=${STRIKE_DEMO_PROMPTS:-$root/deploy/sample-prompts.txt}
 build=${STRIKE_DEMO_BUILD:-build-demo}
 out_opt=${STRIKE_DEMO_OUT:-}
 cache=${STRIKE_DEMO_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/strike/demo-models}
-null=0 steps="" prediction="" size="" seed=42 engine=cpu workers="" threads="" keep_logs=0
+null=0 steps="" prediction="" size="" seed=42 engine=cpu workers="" threads="" keep_logs=0 limit=""
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
     --null) null=1 ;;
     --keep-logs) keep_logs=1 ;;
-    --model-dir|--unet|--prompts|--steps|--prediction|--size|--seed|--engine|--workers|--threads|--out|--build)
+    --model-dir|--unet|--prompts|--steps|--prediction|--size|--seed|--limit|--engine|--workers|--threads|--out|--build)
       [ $# -ge 2 ] || die "$1 needs a value (see --help)"
       case "$1" in
         --model-dir) model_dir=$2 ;; --unet) unet=$2 ;; --prompts) prompts=$2 ;;
         --steps) steps=$2 ;; --prediction) prediction=$2 ;; --size) size=$2 ;; --seed) seed=$2 ;;
-        --engine) engine=$2 ;; --workers) workers=$2 ;; --threads) threads=$2 ;;
+        --limit) limit=$2 ;; --engine) engine=$2 ;; --workers) workers=$2 ;; --threads) threads=$2 ;;
         --out) out_opt=$2 ;; --build) build=$2 ;;
       esac
       shift ;;
@@ -100,8 +102,8 @@ case "$engine" in cpu|cuda) ;; *) die "--engine must be cpu or cuda, not '$engin
 case "$steps" in ""|1|2|4|8) ;; *) die "--steps must be 1, 2, 4 or 8, not '$steps'" ;; esac
 case "$prediction" in ""|epsilon|sample) ;; *) die "--prediction must be epsilon or sample" ;; esac
 case "$seed" in *[!0-9]*|"") die "--seed must be a number" ;; esac
-for v in "$workers" "$threads"; do
-  case "$v" in "") ;; *[!0-9]*|0) die "--workers and --threads must be positive numbers" ;; esac
+for v in "$workers" "$threads" "$limit"; do
+  case "$v" in "") ;; *[!0-9]*|0) die "--workers, --threads and --limit must be positive numbers" ;; esac
 done
 [ -f "$prompts" ] || die "prompts file '$prompts' not found"
 prompts=$(realpath "$prompts")
@@ -147,6 +149,7 @@ if [ -z "$size" ]; then
 fi
 [[ "$size" =~ ^([0-9]+)x([0-9]+)$ ]] || die "--size must be WxH, e.g. 512x512, not '$size'"
 width=${BASH_REMATCH[1]} height=${BASH_REMATCH[2]}
+if [ -z "$limit" ] && [ "$mode" = real ] && [ "$engine" = cpu ]; then limit=2; fi
 if [ -z "$workers" ]; then
   if [ "$mode" = real ]; then workers=1; else workers=2; fi
 fi
@@ -219,6 +222,7 @@ case "$mode" in
       avail_kb=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)
       need_kb=$(( workers * 15 * 1024 * 1024 ))
       echo "demo: the CPU engine computes in fp32: about 15 GB of RAM per worker and minutes per image"
+      echo "demo: (submitting ${limit:-all} prompt(s); --limit N and --size WxH change that)"
       [ "${avail_kb:-0}" -ge "$need_kb" ] ||
         echo "demo: warning: only $(( ${avail_kb:-0} / 1024 / 1024 )) GB available for $workers worker(s)" >&2
     fi ;;
@@ -299,6 +303,11 @@ done
 "$strike" workers
 
 # --- render --------------------------------------------------------------------------------------
+if [ -n "$limit" ]; then
+  # Only the first N prompts (non-empty lines): a temporary copy in the run folder.
+  grep . "$prompts" | head -n "$limit" >"$run/prompts.txt" || true
+  prompts=$run/prompts.txt
+fi
 njobs=$(grep -c . "$prompts" || true)
 submit_args=(--out "$out" --new --width "$width" --height "$height" --steps "$steps" --seed "$seed")
 [ "$mode" != null ] && submit_args+=(--model "$model_name")
@@ -312,18 +321,23 @@ t1=$(date +%s.%N)
 "$strike" status "$id"
 
 # --- what came out -------------------------------------------------------------------------------
-nimg=$(find "$out/$id" -name '*.png' | wc -l)
+nimg=$( (find "$out/$id" -name '*.png' 2>/dev/null || true) | wc -l)
 first=$("$strike" results "$id" | jq -r 'select(.status == 0) | .path' | head -1)
 echo
 echo "demo: $nimg PNG images in $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}') s (submit to done), under:"
 echo "  $out/$id/"
 [ -n "$first" ] && echo "  e.g. $first"
-echo "  manifests (one per worker): $(ls "$out/$id"/manifest-*.jsonl 2>/dev/null | tr '\n' ' ')"
-echo "demo: the first results as the coordinator recorded them (strike results $id | head -3):"
-"$strike" results "$id" | head -3 | sed 's/^/  /'
+manifests=$(ls "$out/$id"/manifest-*.jsonl 2>/dev/null | tr '\n' ' ' || true)
+[ -z "$manifests" ] || echo "  manifests (one per worker): $manifests"
+echo "demo: jobs 0 and 1 as the coordinator recorded them (strike results $id):"
+"$strike" results "$id" | jq -c 'select(.index < 2)' | sort | sed 's/^/  /'
 case "$mode" in
   null) echo "demo: these are null-engine TEST PATTERNS ((w/16)x(h/16) px), not renders; drop --null for the Lightning engine" ;;
   tiny) tiny_banner ;;
   real) echo "demo: rendered with $model_dir${unet:+ + $(basename "$unet")}" ;;
 esac
+if [ "$watch_rc" -ne 0 ]; then
+  echo "demo: jobs that failed (their last error, at most 3):" >&2
+  "$strike" results "$id" | jq -r 'select(.status != 0) | "  job \(.index): \(.error)"' | head -3 >&2 || true
+fi
 [ "$watch_rc" -eq 0 ] || { echo "demo: some jobs did not finish (strike watch exit $watch_rc); logs: $run" >&2; keep_logs=1; exit 1; }
