@@ -38,7 +38,8 @@ Weights (the first that applies):
   docs/quickstart.md.
 
 Jobs:
-  --prompts FILE     prompts, one per line (default deploy/sample-prompts.txt).
+  --prompts FILE     prompts, one per line, or JSONL with per-job seed/steps/width/height
+                     (deploy/sample-prompts.jsonl; docs/cli.md) (default deploy/sample-prompts.txt).
                      Env: STRIKE_DEMO_PROMPTS.
   --steps N          1, 2, 4 or 8 (default: from the UNet file name
                      sdxl_lightning_Nstep_*, else 4). Must match the Lightning UNet file.
