@@ -17,6 +17,7 @@ set(STRIKE_CUDA_MODEL_TESTS
   "pipeline_e4_f32:pipeline e4 f32" "pipeline_e2_f32:pipeline e2 f32"
   "pipeline_s1_f32:pipeline s1 f32" "pipeline_nonsquare_f32:pipeline nonsquare f32"
   "pipeline_batch2_f32:pipeline batch2 f32" "pipeline_latents_f32:pipeline latents f32"
+  "pipeline_philox_f32:pipeline philox f32"
   "pipeline_e4_bf16:pipeline e4 bf16" "pipeline_e8_bf16:pipeline e8 bf16"
   "pipeline_nonsquare_bf16:pipeline nonsquare bf16" "pipeline_batch2_bf16:pipeline batch2 bf16")
 foreach(t ${STRIKE_CUDA_MODEL_TESTS})

@@ -465,14 +465,17 @@ static void run_pipeline(const char *name, se_compute_dtype dt) {
     char fn[160];
     snprintf(fn, sizeof fn, "pipeline/case_%s.rgb.u8", name);
     uint8_t *ref = st == SE_OK ? read_fixture(fn, img * (size_t)n) : NULL;
+    /* start column: "-" = the seed's cpu noise, "philox" = the seed's philox noise, else a file */
+    const int philox = strcmp(fj[0].start, "philox") == 0;
+    const int given = !philox && strcmp(fj[0].start, "-") != 0;
     float *start = NULL;
-    if (strcmp(fj[0].start, "-") != 0) {
+    if (given) {
         snprintf(fn, sizeof fn, "pipeline/%s", fj[0].start);
         start = read_fixture(fn, nlat * 4 * (size_t)n);
         CHECK(start != NULL);
     }
     uint8_t *out = calloc(img * (size_t)n, 1);
-    if (st == SE_OK && ref && out && (start || strcmp(fj[0].start, "-") == 0)) {
+    if (st == SE_OK && ref && out && (start || !given)) {
         se_job jobs[MAXJ];
         se_job_result res[MAXJ];
         for (int i = 0; i < n; i++) {
@@ -482,7 +485,7 @@ static void run_pipeline(const char *name, se_compute_dtype dt) {
             jobs[i].steps = fj[i].steps;
             jobs[i].width = fj[i].W;
             jobs[i].height = fj[i].H;
-            jobs[i].noise = SE_JOB_NOISE_CPU;
+            jobs[i].noise = philox ? SE_JOB_NOISE_PHILOX : SE_JOB_NOISE_CPU;
             jobs[i].start_latents = start ? start + (size_t)i * nlat : NULL;
             jobs[i].rgb = out + (size_t)i * img;
         }
