@@ -18,6 +18,8 @@
 #define SF_PROTOCOL_VERSION 1u
 /* Default and hard upper bound of one frame. */
 #define SF_DEFAULT_MAX_FRAME (64u << 20)
+/* Most lease ids in one Heartbeat.held_leases (a worker holding more sends no report). */
+#define SF_MAX_HELD_LEASES 1024u
 /* Longest ROUTER identity ZeroMQ produces or accepts. */
 #define SF_PEER_ID_MAX 255
 

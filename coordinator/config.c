@@ -26,6 +26,9 @@ const sf_cfg_entry coord_config_table[] = {
      "silent intervals after which a worker is dead and its leases are re-queued"},
     {"lease-timeout-ms", SF_CFG_UINT, F(lease_timeout_ms), "600000",
      "a lease expires this long after dispatch (its jobs are re-queued with attempt + 1)"},
+    {"lease-reconcile-ms", SF_CFG_UINT, F(lease_reconcile_ms), "5000",
+     "a lease its live worker does not report holding this long after dispatch (2 reports in a "
+     "row) is re-queued with attempt + 1; 0 = off"},
     {"max-attempts", SF_CFG_UINT, F(max_attempts), "3",
      "tries per job; a job failing this many times is dead with its last error"},
     {"shard-jobs", SF_CFG_UINT, F(shard_jobs), "1024",

@@ -44,6 +44,8 @@ typedef struct coord_config {
   unsigned long long heartbeat_ms;      /* heartbeat interval both ways */
   unsigned long long heartbeat_misses;  /* intervals of silence before a worker is dead */
   unsigned long long lease_timeout_ms;  /* a lease expires this long after dispatch */
+  unsigned long long lease_reconcile_ms; /* grace before a lease a live worker does not report is
+                                           re-queued (0 = off) */
   unsigned long long max_attempts;      /* tries per job before it is dead */
   unsigned long long shard_jobs;        /* most jobs per shard */
   unsigned long long max_frame_bytes;   /* largest frame accepted (ZMQ_MAXMSGSIZE) */
@@ -137,6 +139,9 @@ typedef struct lease {
   uint64_t deadline_wall;       /* unix ms, as stored */
   uint8_t *settled;             /* bit per job: a result (success or error) arrived */
   uint32_t settled_n;
+  uint64_t sent_ms;             /* monotonic: dispatched (or loaded from Redis) */
+  uint32_t unreported;          /* lease reports of its worker in a row that lacked it (after
+                                   the grace period) */
 } lease;
 
 /* Worker states. */
@@ -205,6 +210,7 @@ typedef struct coord_stats {
   uint64_t jobs_done;
   uint64_t jobs_dead;
   uint64_t leases_expired;
+  uint64_t leases_unreported;   /* leases re-queued because their live worker did not hold them */
   uint64_t workers_lost;
   uint64_t redis_failures;
   uint64_t txn_count;
@@ -393,6 +399,11 @@ void lease_on_results(coord *c, cworker *w, const Strike__Results *r);
 void lease_expire(coord *c, lease *l, sf_status why);
 void leases_check(coord *c);
 void leases_of_worker_lost(coord *c, const char *worker_id, sf_status why);
+/* A live worker reported the leases it holds (Heartbeat.held_leases): leases the coordinator
+ * thinks it holds but that it did not report, in LEASE_UNREPORTED_REPORTS reports in a row, all
+ * arriving at least lease-reconcile-ms after dispatch, are re-queued with attempt + 1. */
+void leases_reconcile(coord *c, cworker *w, const Strike__Heartbeat *hb);
+#define LEASE_UNREPORTED_REPORTS 2
 /* Record jobs as dead with an error (bits, counters, results log, error texts). */
 void jobs_mark_dead(coord *c, csub *s, uint64_t first, uint32_t count, const uint8_t *only,
                     uint32_t attempt, sf_status st, const char *msg);

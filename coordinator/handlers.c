@@ -42,6 +42,7 @@ void coord_on_worker(coord *c, const sf_peer *peer, Strike__Envelope *env) {
     if (c->redis_up) lease_on_results(c, w, env->results);
     break;
   case STRIKE__ENVELOPE__BODY_HEARTBEAT:
+    leases_reconcile(c, w, env->heartbeat);
     break;
   case STRIKE__ENVELOPE__BODY_GOODBYE:
     SF_INFO("worker %s says goodbye (%s)", w->id,

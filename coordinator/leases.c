@@ -3,7 +3,9 @@
  * for a lease that no longer exists or for another attempt is counted as stale and ignored, and a
  * job already final is never counted twice (fin bitmap). Failed jobs are re-queued with
  * attempt + 1 until max-attempts, then dead with their last error. An expired lease, or a lease of
- * a lost worker, re-queues its unsettled jobs with attempt + 1.
+ * a lost worker, re-queues its unsettled jobs with attempt + 1. So does a lease its live worker
+ * does not list among the leases it holds (Heartbeat.held_leases, leases_reconcile): a Shard lost
+ * on the way, or results the coordinator lost with Redis, no longer wait for lease-timeout-ms.
  *
  * Redis: P:{s:N}:leases ZSET, score = deadline (unix ms), member = 24 bytes
  * (lease id u64, first u64, count u32, attempt u32, little-endian) + worker id. */
@@ -50,6 +52,7 @@ lease *lease_add(coord *c, csub *s, uint64_t first, uint32_t count, uint32_t att
   l->deadline_wall = deadline_wall;
   uint64_t wall = sf_wall_ms(), now = coord_now(c);
   l->deadline_ms = deadline_wall > wall ? now + (deadline_wall - wall) : now;
+  l->sent_ms = now;
   c->leases[c->nleases++] = l;
   if (persist) {
     uint8_t b[24 + 129];
@@ -249,4 +252,51 @@ void leases_of_worker_lost(coord *c, const char *worker_id, sf_status why) {
     }
     i++;
   }
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+void leases_reconcile(coord *c, cworker *w, const Strike__Heartbeat *hb) {
+  if (!hb->held_leases_complete || !c->cfg.lease_reconcile_ms || !c->redis_up) return;
+  if (hb->n_held_leases > SF_MAX_HELD_LEASES) {
+    c->stats.bad_requests++;
+    sf_log_rl(&c->rl, SF_LOG_WARN, "worker %s reported %zu held leases (limit %u): report ignored",
+              w->id, hb->n_held_leases, SF_MAX_HELD_LEASES);
+    return;
+  }
+  uint64_t *ids = NULL;
+  if (hb->n_held_leases) {
+    ids = malloc(hb->n_held_leases * sizeof *ids);
+    if (!ids) return;
+    memcpy(ids, hb->held_leases, hb->n_held_leases * sizeof *ids);
+    qsort(ids, hb->n_held_leases, sizeof *ids, cmp_u64);
+  }
+  uint64_t now = coord_now(c);
+  for (size_t i = 0; i < c->nleases;) {
+    lease *l = c->leases[i];
+    if (strcmp(l->worker_id, w->id) != 0) {
+      i++;
+      continue;
+    }
+    if (ids && bsearch(&l->id, ids, hb->n_held_leases, sizeof *ids, cmp_u64)) {
+      l->unreported = 0;
+      i++;
+      continue;
+    }
+    /* A Shard still on its way is not reported yet: only count reports after the grace period. */
+    if (now - l->sent_ms < c->cfg.lease_reconcile_ms || ++l->unreported < LEASE_UNREPORTED_REPORTS) {
+      i++;
+      continue;
+    }
+    SF_WARN("lease %llu (%s jobs %llu..%llu) is not held by its live worker %s (missing from %u "
+            "reports): re-queued", (unsigned long long)l->id, l->sub->name,
+            (unsigned long long)l->first, (unsigned long long)(l->first + l->count - 1), w->id,
+            l->unreported);
+    c->stats.leases_unreported++;
+    lease_expire(c, l, SF_ERR_LEASE_EXPIRED); /* removes leases[i] */
+  }
+  free(ids);
 }

@@ -92,8 +92,10 @@ void coord_use_manual_clock(coord *c, uint64_t now_ms) {
     c->workers[i]->last_seen_ms = c->workers[i]->last_seen_ms - old + now_ms;
     c->workers[i]->last_sent_ms = c->workers[i]->last_sent_ms - old + now_ms;
   }
-  for (size_t i = 0; i < c->nleases; i++)
+  for (size_t i = 0; i < c->nleases; i++) {
     c->leases[i]->deadline_ms = c->leases[i]->deadline_ms - old + now_ms;
+    c->leases[i]->sent_ms = c->leases[i]->sent_ms - old + now_ms;
+  }
   c->redis_retry_ms = now_ms;
   c->now_ms = now_ms;
   c->manual_clock = 1;

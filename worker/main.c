@@ -52,6 +52,8 @@ static const sf_cfg_entry k_table[] = {
     {"log-level", SF_CFG_STRING, F(log_level), "info", "error, warn, info or debug"},
     {"exit-after-idle-ms", SF_CFG_INT, F(exit_after_idle_ms), "0",
      "leave after being idle this long (0 = never; for batch jobs such as Slurm arrays)"},
+    {"test-drop-shards", SF_CFG_INT, F(test_drop_shards), "0",
+     "TESTS ONLY: silently drop the first N shards received, as if lost in flight (their credit comes back)"},
 };
 #undef F
 #define N_TABLE (sizeof k_table / sizeof k_table[0])

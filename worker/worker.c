@@ -79,6 +79,8 @@ typedef struct sw_worker {
     int registered;           /* RegisterAck received on this connection */
     uint32_t hb_ms;           /* heartbeat interval */
     uint64_t last_send, last_recv; /* monotonic ms */
+    uint64_t last_hb;         /* when the last Heartbeat (lease report) was sent */
+    uint64_t test_dropped;    /* shards dropped by the --test-drop-shards hook */
     uint64_t register_sent;   /* when Register was last sent */
     uint64_t backoff_ms;      /* next reconnect delay */
     uint64_t jobs_done, jobs_failed, shards, malformed;
@@ -234,13 +236,24 @@ static void send_credit(sw_worker *w, uint32_t jobs) {
     send_env(w, &env);
 }
 
+/* Heartbeat with the lease report: the id of every shard held (queued, rendering, or not yet
+ * reported final), so the coordinator can re-queue leases it thinks we hold but we never got. */
 static void send_heartbeat(sw_worker *w) {
     Strike__Envelope env = STRIKE__ENVELOPE__INIT;
     Strike__Heartbeat hb = STRIKE__HEARTBEAT__INIT;
+    uint64_t ids[SF_MAX_HELD_LEASES];
     hb.in_flight = (uint32_t)w->held_jobs;
+    if (w->q_len <= SF_MAX_HELD_LEASES) {
+        for (size_t i = 0; i < w->q_len; i++)
+            ids[i] = w->q[(w->q_head + i) % w->q_cap]->env->shard->lease_id;
+        hb.n_held_leases = w->q_len;
+        hb.held_leases = ids;
+        hb.held_leases_complete = 1;
+    }
     env.body_case = STRIKE__ENVELOPE__BODY_HEARTBEAT;
     env.heartbeat = &hb;
     send_env(w, &env);
+    w->last_hb = sf_now_ms();
 }
 
 /* Send what h gathered; with final set, the lease ends (unreported jobs are handed back). */
@@ -329,6 +342,17 @@ static void add_error(held *h, uint32_t off, uint32_t status, const char *msg) {
 /* Take ownership of a Shard envelope and queue it. */
 static void take_shard(sw_worker *w, Strike__Envelope *env) {
     Strike__Shard *s = env->shard;
+    if (w->test_dropped < (uint64_t)w->cfg->test_drop_shards) {
+        /* TEST HOOK: the shard is "lost in flight". Its credit comes back (as a re-register after a
+         * real loss would give it), the lease stays with the coordinator until reconciled. */
+        w->test_dropped++;
+        SF_WARN("test hook --test-drop-shards: dropping shard lease %" PRIu64 " of %s (%u jobs)", s->lease_id,
+                s->submission_id, s->count);
+        uint32_t n = s->count;
+        strike__envelope__free_unpacked(env, NULL);
+        send_credit(w, n);
+        return;
+    }
     const char *bad = shard_check(s);
     held *h = calloc(1, sizeof *h);
     if (!h) {
@@ -825,7 +849,8 @@ int sw_worker_run(const sw_config *cfg, sw_engine *engine, volatile sig_atomic_t
                 reconnect(&w, stop);
             continue;
         }
-        if (now - w.last_send >= w.hb_ms)
+        /* at least one Heartbeat (lease report) per interval, whatever else is sent */
+        if (now - w.last_hb >= w.hb_ms)
             send_heartbeat(&w);
         if (now - w.last_recv > (uint64_t)w.hb_ms * SW_DEAD_INTERVALS)
             reconnect(&w, stop);

@@ -31,6 +31,7 @@ typedef struct sw_config {
     long long backoff_max_ms;     /* reconnect backoff cap */
     char *log_level;        /* error | warn | info | debug */
     long long exit_after_idle_ms; /* tests: exit when idle this long (0 = never) */
+    long long test_drop_shards;   /* TESTS ONLY: drop the first N shards received (lost in flight) */
 } sw_config;
 
 /* Run until *stop (SIGINT/SIGTERM: drain and leave). Returns a process exit code. */

@@ -328,6 +328,95 @@ static void test_worker_death_and_cancel(void) {
   coord_destroy(&c);
 }
 
+static void reconcile_times(coord_config *cfg) {
+  short_times(cfg);
+  cfg->lease_reconcile_ms = 3000;
+}
+
+/* A Heartbeat carrying a lease report (ids of the shards the worker holds). */
+static void report(coord *c, const char *peer, const uint64_t *ids, size_t n, int complete) {
+  Strike__Envelope env = STRIKE__ENVELOPE__INIT;
+  Strike__Heartbeat hb = STRIKE__HEARTBEAT__INIT;
+  hb.n_held_leases = n;
+  hb.held_leases = (uint64_t *)ids;
+  hb.held_leases_complete = complete;
+  env.body_case = STRIKE__ENVELOPE__BODY_HEARTBEAT;
+  env.heartbeat = &hb;
+  h_feed(c, 1, peer, &env);
+  coord_tick(c);
+}
+
+/* Lease reconciliation: a lease the live worker does not report (a Shard lost in flight) is
+ * re-queued with attempt + 1 after the grace period and two reports without it, long before the
+ * lease timeout (60 s here); reported leases, and workers that send no report, keep theirs. */
+static void test_reconcile(void) {
+  coord *c = h_coord(&g_redis, "trec", reconcile_times);
+  const char *id0 = h_create(c, "token-reconcile", 0, NULL);
+  char sub[32];
+  snprintf(sub, sizeof sub, "%s", id0 ? id0 : "s0");
+  CHECK(h_chunk(c, sub, 0, 0, 1000, 30, NULL) == SF_OK);
+  h_register(c, "peerR", "worker-r", NULL);
+  h_register(c, "peerQ", "worker-q", NULL); /* an old worker: never reports */
+  h_cap_clear();
+  h_credit(c, "peerR", 512);
+  coord_tick(c);
+  h_shards sh = {.n = 0};
+  h_take_shards(&sh);
+  CHECK(sh.n == 2);
+  if (sh.n != 2) {
+    h_shards_free(&sh);
+    coord_destroy(&c);
+    return;
+  }
+  h_cap_clear();
+  h_credit(c, "peerQ", 100);
+  coord_tick(c);
+  h_shards shq = {.n = 0};
+  h_take_shards(&shq);
+  CHECK(shq.n == 1);
+  uint64_t a = sh.env[0]->shard->lease_id; /* held by the worker; the second one was "lost" */
+  /* within the grace period a missing lease is a Shard still on its way: nothing happens */
+  for (int i = 0; i < 3; i++) {
+    c->now_ms += 900;
+    report(c, "peerR", &a, 1, 1);
+    h_heartbeat(c, "peerQ");
+    coord_tick(c);
+  }
+  h_status st = h_get_status(c, sub);
+  CHECK(st.leased == 612 && c->stats.leases_unreported == 0);
+  /* after it: an incomplete report counts for nothing, the first complete one starts counting */
+  c->now_ms += 900;
+  report(c, "peerR", NULL, 0, 0);
+  st = h_get_status(c, sub);
+  CHECK(st.leased == 612);
+  report(c, "peerR", &a, 1, 1);
+  st = h_get_status(c, sub);
+  CHECK(st.leased == 612 && c->stats.leases_unreported == 0);
+  /* the second report in a row without it: re-queued with attempt + 1 */
+  report(c, "peerR", &a, 1, 1);
+  st = h_get_status(c, sub);
+  CHECK(st.leased == 356 && st.queued == 644 && c->stats.leases_unreported == 1);
+  CHECK(c->stats.workers_lost == 0); /* the worker itself is fine */
+  h_cap_clear();
+  h_credit(c, "peerR", 256);
+  coord_tick(c);
+  h_shards again = {.n = 0};
+  h_take_shards(&again);
+  CHECK(again.n == 1 && again.env[0]->shard->first_index == sh.env[1]->shard->first_index &&
+        again.env[0]->shard->attempt == 2);
+  /* a late result for the lost lease is stale (fencing) */
+  uint64_t stale = c->stats.results_stale;
+  h_results(c, "peerR", sh.env[1]->shard, 0, sh.env[1]->shard->count, 1, NULL);
+  CHECK(c->stats.results_stale == stale + 1);
+  /* the reported lease and the non-reporting worker's lease were never touched */
+  CHECK(lease_find(c, a) != NULL && lease_find(c, shq.env[0]->shard->lease_id) != NULL);
+  h_shards_free(&sh);
+  h_shards_free(&shq);
+  h_shards_free(&again);
+  h_cap_clear();
+  coord_destroy(&c);
+}
+
 static void test_priorities(void) {
   coord *c = h_coord(&g_redis, "t4", short_times);
   char lo[32], hi[32], lo2[32];
@@ -606,6 +695,7 @@ int main(void) {
   test_fencing_expiry_dead_retry();
   test_worker_death_and_cancel();
   test_priorities();
+  test_reconcile();
   test_restart_recovery();
   test_redis_memory();
   test_unreadable_chunk();

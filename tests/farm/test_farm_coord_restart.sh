@@ -7,7 +7,7 @@ set -uo pipefail
 . "$(dirname "$0")/harness.sh"
 h_init coord-restart
 h_redis_start --appendfsync always
-h_coord_start --heartbeat-ms 200 --lease-timeout-ms 10000
+h_coord_start --heartbeat-ms 200
 h_worker_start w1 --engine-options delay_ms=1 --no-fsync --credit 100 --batch 8
 h_worker_start w2 --engine-options delay_ms=1 --no-fsync --credit 100 --batch 8
 h_wait_workers 2
@@ -29,7 +29,7 @@ wait $sub
 rc=$?
 [ $rc -eq 4 ] || h_fail "submit to a killed coordinator exited $rc, expected 4: $(cat "$H_DIR/sub1.err")"
 h_log "first submit exited $rc: $(tail -1 "$H_DIR/sub1.err")"
-h_coord_start --heartbeat-ms 200 --lease-timeout-ms 10000
+h_coord_start --heartbeat-ms 200
 # Same token, the whole file: it resumes after the 3000 stored jobs.
 id=$(h_strike submit "$H_DIR/p.txt" --token $tok --chunk-jobs 50 2>"$H_DIR/sub2.err") || h_fail "resumed submit failed: $(cat "$H_DIR/sub2.err")"
 grep -q "resuming submission $id: 3000 jobs already stored" "$H_DIR/sub2.err" || h_fail "no resume from 3000: $(cat "$H_DIR/sub2.err")"
@@ -39,7 +39,7 @@ grep -q "resuming submission $id: 3000 jobs already stored" "$H_DIR/sub2.err" ||
 h_until "rendering under way" bash -c "\"$H_CLI\" status $id --coordinator \"$H_CEP\" --json | jq -e '.done >= 500'"
 h_coord_kill KILL
 h_log "coordinator killed while rendering"
-h_coord_start --heartbeat-ms 200 --lease-timeout-ms 10000
+h_coord_start --heartbeat-ms 200
 h_wait_finished "$id" >/dev/null
 NOPNG=1 h_check_exactly_once "$id" $n
 # PNGs of a sample (the full check is in the e2e test).

@@ -6,7 +6,7 @@ set -uo pipefail
 . "$(dirname "$0")/harness.sh"
 h_init redis-restart
 h_redis_start --appendfsync always
-h_coord_start --heartbeat-ms 200 --redis-timeout-ms 500 --lease-timeout-ms 10000
+h_coord_start --heartbeat-ms 200 --redis-timeout-ms 500
 h_worker_start w1 --engine-options delay_ms=1 --no-fsync --credit 100 --batch 8
 h_worker_start w2 --engine-options delay_ms=1 --no-fsync --credit 100 --batch 8
 h_wait_workers 2
