@@ -1,7 +1,7 @@
 /*
  * test_cuda_vec.cu - the 8-wide memory-bound path of the CUDA backend (engine/src/cuda/vec8.cuh)
  * run on the HOST, without a GPU: the per-vector bodies the kernels call (se_add8,
- * se_scale_add8, se_act8, se_geglu8, se_gn_sum8, se_gn_apply8, se_ld8/se_st8) over every vector index, against a scalar
+ * se_scale_add8, se_act8, se_geglu8, se_gn_sum8, se_gn_apply8, the softmax passes, se_ld8/se_st8) over every vector index, against a scalar
  * reference that loads and rounds through the engine's own host converters, for every
  * combination of F32/F16/BF16, in place too; plus the eligibility test (alignment, count % 8).
  * Built only when nvcc is present (ctest engine_cuda_vec).
@@ -142,6 +142,35 @@ int main(void) {
                 snprintf(what, sizeof what, "gn apply%s %s->%s", silu ? "+silu" : "", se_dtype_name(dx), se_dtype_name(dy));
                 CHECK(same(py, dy, want, N, what));
             }
+            free(px), free(py);
+        }
+    /* Row softmax bodies: two rows of 48 with row strides 56 (x) and 64 (y), against the scalar
+     * kernel's passes in the same per-thread order (one thread = sequential vectors). */
+    for (int ia = 0; ia < 3; ia++)
+        for (int iy = 0; iy < 3; iy++) {
+            se_dtype dx = kDts[ia], dy = kDts[iy];
+            const int64_t n = 48, ldx = 56, ldy = 64, rows = 2;
+            float xin[2 * 56], yz[2 * 64] = {0};
+            for (int i = 0; i < 2 * 56; i++) xin[i] = urand() * 3.0f;
+            void *px = typed(dx, xin, (size_t)(rows * ldx)), *py = typed(dy, yz, (size_t)(rows * ldy));
+            const float scale = 0.37f;
+            float wantr[2 * 64] = {0};
+            for (int64_t r = 0; r < rows; r++) {
+                float m = -INFINITY, s = 0.0f, rm = -INFINITY, rsum = 0.0f;
+                for (int64_t v = 0; v < n / 8; v++) se_softmax_max8(px, dx, r * (ldx / 8) + v, scale, &m);
+                for (int64_t j = 0; j < n; j++) rm = fmaxf(rm, scale * at(px, dx, (size_t)(r * ldx + j)));
+                CHECK(m == rm);
+                for (int64_t v = 0; v < n / 8; v++) se_softmax_sum8(px, dx, r * (ldx / 8) + v, scale, m, &s);
+                for (int64_t j = 0; j < n; j++) rsum += expf(scale * at(px, dx, (size_t)(r * ldx + j)) - rm);
+                CHECK(s == rsum);
+                const float inv = 1.0f / s;
+                for (int64_t v = 0; v < n / 8; v++)
+                    se_softmax_write8(px, dx, r * (ldx / 8) + v, py, dy, r * (ldy / 8) + v, scale, m, inv);
+                for (int64_t j = 0; j < n; j++)
+                    wantr[r * ldy + j] = expf(scale * at(px, dx, (size_t)(r * ldx + j)) - rm) * inv;
+            }
+            snprintf(what, sizeof what, "softmax %s->%s", se_dtype_name(dx), se_dtype_name(dy));
+            CHECK(same(py, dy, wantr, (size_t)(rows * ldy), what));   /* row tails stay 0 */
             free(px), free(py);
         }
     /* In place (dst == a, same dtype). */

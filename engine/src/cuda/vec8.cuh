@@ -6,8 +6,9 @@
  * compiler contracts a multiply-add into an FMA differently in the two kernels).
  *
  * Used by elementwise.cu (ADD of same shapes, SCALE_ADD), act.cu (SILU, GELU, QUICK_GELU,
- * GEGLU) and norm.cu (group norm statistics and apply) when every pointer is 16-byte aligned and
- * the element count (GEGLU: the row width; group norm: the spatial size) is a multiple of 8;
+ * GEGLU), norm.cu (group norm statistics and apply) and softmax.cu (non-causal rows) when every
+ * pointer is 16-byte aligned and the element count (GEGLU: the row width; group norm: the
+ * spatial size; softmax: the row length and both row strides) is a multiple of 8;
  * otherwise they take the scalar kernels. The per-vector bodies are
  * __host__ __device__ so tests/engine/test_cuda_vec.cu runs them on the host against a scalar
  * reference (no GPU needed); the kernels only add the grid-stride loop.
@@ -160,6 +161,28 @@ SE_HD void se_gn_apply8(const void *x, int xdt, void *y, int ydt, int64_t v, flo
         f[k] = t;
     }
     se_st8(y, ydt, v, f);
+}
+
+/* Row softmax (softmax.cu's three passes, non-causal rows): the running max of scale * x, the
+ * sum of exp(scale * x - m), and the write of exp(scale * x - m) * inv, over vector v. */
+SE_HD void se_softmax_max8(const void *x, int xdt, int64_t v, float scale, float *m) {
+    float f[8];
+    se_ld8(x, xdt, v, f);
+    for (int k = 0; k < 8; k++) *m = fmaxf(*m, scale * f[k]);
+}
+
+SE_HD void se_softmax_sum8(const void *x, int xdt, int64_t v, float scale, float m, float *s) {
+    float f[8];
+    se_ld8(x, xdt, v, f);
+    for (int k = 0; k < 8; k++) *s += expf(scale * f[k] - m);
+}
+
+SE_HD void se_softmax_write8(const void *x, int xdt, int64_t vx, void *y, int ydt, int64_t vy,
+                             float scale, float m, float inv) {
+    float f[8];
+    se_ld8(x, xdt, vx, f);
+    for (int k = 0; k < 8; k++) f[k] = expf(scale * f[k] - m) * inv;
+    se_st8(y, ydt, vy, f);
 }
 
 #endif
