@@ -4,7 +4,10 @@
  * tiny random SDXL model in the diffusers layout, Euler trailing, no CFG, CPU generators.
  *
  * argv[1]: a case name from cases.txt (e4, e2, e8, s1, nonsquare, batch2, latents, bigseed,
- * long, philox), or "api" for the API checks (errors per job, cache reuse, batch independence).
+ * long, philox, sgm, lora), or "api" for the API checks (errors per job, cache reuse, batch
+ * independence). sgm loads the model from model_sgm.safetensors (the SGM single-file checkpoint;
+ * reference: diffusers' from_single_file) and also checks it gives the same image as the diffusers
+ * folder; lora merges lora_peft.safetensors at 0.8 (reference: diffusers' fuse_lora).
  * Each case: every job's 8-bit image against the reference uint8 image, max abs diff <= 2 and
  * PSNR >= 50 dB. argv[2]: "cpu" (default) or "cuda" (skipped without a device).
  */
@@ -70,11 +73,18 @@ static int load_case(const char *name, fjob *out) {
     return n;
 }
 
-static se_status load_model(se_engine *e, const char *pred, se_model **m) {
+/* The model a case runs on: the diffusers folder; for "sgm" the SGM checkpoint over it (configs
+ * and tokenizers from the folder), for "lora" the folder with the LoRA merged. */
+static se_status load_model(se_engine *e, const char *name, const char *pred, se_model **m) {
     se_model_desc d;
     se_model_desc_init(&d);
     d.base_dir = FIX "model";
     d.name = "tiny-ref";
+    if (strcmp(name, "sgm") == 0) d.checkpoint_file = FIX "model_sgm.safetensors";
+    if (strcmp(name, "lora") == 0) {
+        d.lora_file = FIX "lora_peft.safetensors";
+        d.lora_strength = 0.8f;
+    }
     d.prediction = strcmp(pred, "sample") == 0 ? SE_MODEL_PRED_SAMPLE : SE_MODEL_PRED_EPSILON;
     return se_engine_load_model(e, &d, m);
 }
@@ -101,7 +111,7 @@ static void run_case(se_engine *e, const char *name) {
     CHECK_MSG(n > 0, "case %s not in cases.txt", name);
     if (n <= 0) return;
     se_model *m = NULL;
-    se_status st = load_model(e, fj[0].pred, &m);
+    se_status st = load_model(e, name, fj[0].pred, &m);
     CHECK_MSG(st == SE_OK, "load: %s", se_last_error());
     if (st != SE_OK) return;
     const size_t img = (size_t)fj[0].H * (size_t)fj[0].W * 3;
@@ -143,6 +153,20 @@ static void run_case(se_engine *e, const char *name) {
             if (truncated) CHECK(strstr(res[i].warning, "truncated") != NULL);
         }
     }
+    if (strcmp(name, "sgm") == 0 && ref && out) { /* the same jobs from the diffusers folder */
+        se_model *mf = NULL;
+        uint8_t *out2 = calloc(img * (size_t)n, 1);
+        st = load_model(e, "folder", fj[0].pred, &mf);
+        CHECK_MSG(st == SE_OK, "load folder: %s", se_last_error());
+        for (int i = 0; i < n; i++) jobs[i].rgb = out2 + (size_t)i * img;
+        if (st == SE_OK && out2) {
+            st = se_engine_render(e, mf, jobs, (size_t)n, res, NULL, NULL);
+            CHECK_MSG(st == SE_OK, "folder render: %s", res[0].error);
+            if (st == SE_OK) compare("sgm file vs diffusers folder", out, out2, img * (size_t)n);
+        }
+        free(out2);
+        se_engine_unload_model(e, &mf);
+    }
     free(ref);
     free(start);
     free(out);
@@ -162,7 +186,7 @@ static void on_progress(void *user, const se_progress *p) {
  * prompts (cache hits) give the same pixels, load errors name what is missing. */
 static void run_api(se_engine *e) {
     se_model *m = NULL;
-    se_status st = load_model(e, "epsilon", &m);
+    se_status st = load_model(e, "api", "epsilon", &m);
     CHECK_MSG(st == SE_OK, "load: %s", se_last_error());
     if (st != SE_OK) return;
     const size_t img = 64 * 64 * 3;

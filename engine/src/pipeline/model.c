@@ -7,8 +7,10 @@
  *   UNet             unet_file over base_dir/unet/config.json, else base_dir/unet/
  *   VAE              vae_dir/, else base_dir/vae/
  *   scheduler        base_dir/scheduler/scheduler_config.json (optional; SDXL's defaults)
- * checkpoint_file and lora_file are not handled here yet (SE_ERR_UNSUPPORTED naming them); the
- * model-formats code adds them in load_unet/load_clip/load_vae.
+ * With a checkpoint_file (SGM single file) and/or a lora_file, the four networks come from
+ * se_sf_load_desc (io/single_file.h: each part from its most specific source, the LoRA merged at
+ * lora_strength into the UNet and text encoders); tokenizers and scheduler still come from
+ * base_dir. Missing or mismatched tensors are reported by the network loads with their names.
  */
 #include "pipeline/model.h"
 
@@ -19,6 +21,7 @@
 
 #include "core/error.h"
 #include "io/json_config.h"
+#include "io/single_file.h"
 
 void se_model_desc_init(se_model_desc *d) {
     if (!d) return;
@@ -186,12 +189,6 @@ se_status se_model_load(const se_model_desc *d, se_backend *be, size_t cache_ent
                         size_t cache_bytes, se_model **out) {
     if (!d || !be || !out) return se_fail(SE_ERR_INVALID_ARG, "model: NULL argument");
     *out = NULL;
-    if (d->checkpoint_file)
-        return se_fail(SE_ERR_UNSUPPORTED, "model: single-file checkpoints (%s) are not supported "
-                       "by this build", d->checkpoint_file);
-    if (d->lora_file)
-        return se_fail(SE_ERR_UNSUPPORTED, "model: LoRA files (%s) are not supported by this build",
-                       d->lora_file);
     if (!d->base_dir) return se_fail(SE_ERR_INVALID_ARG, "model: no base_dir given");
     if (!is_dir(d->base_dir))
         return se_fail(SE_ERR_IO, "model: %s is not a folder (expected a diffusers SDXL folder)",
@@ -202,10 +199,14 @@ se_status se_model_load(const se_model_desc *d, se_backend *be, size_t cache_ent
     set_name(d, m);
     se_status st = load_scheduler(d, m);
     if (st == SE_OK) st = load_tokenizers(d, m);
-    if (st == SE_OK) st = load_clip(d, "text_encoder", be, &m->enc1);
-    if (st == SE_OK) st = load_clip(d, "text_encoder_2", be, &m->enc2);
-    if (st == SE_OK) st = load_unet(d, be, &m->unet);
-    if (st == SE_OK) st = load_vae(d, be, &m->vae);
+    if (st == SE_OK && (d->checkpoint_file || d->lora_file)) {
+        st = se_sf_load_desc(d, be, &m->unet, &m->enc1, &m->enc2, &m->vae);
+    } else {
+        if (st == SE_OK) st = load_clip(d, "text_encoder", be, &m->enc1);
+        if (st == SE_OK) st = load_clip(d, "text_encoder_2", be, &m->enc2);
+        if (st == SE_OK) st = load_unet(d, be, &m->unet);
+        if (st == SE_OK) st = load_vae(d, be, &m->vae);
+    }
     if (st == SE_OK) st = check_consistent(m);
     if (st == SE_OK && cache_entries > 0 && cache_bytes > 0)
         st = se_embed_cache_new(cache_entries, cache_bytes, &m->cache);
