@@ -249,6 +249,25 @@ static void run_api(se_engine *e) {
     d.unet_file = FIX "cases.txt";      /* not a safetensors file */
     st = se_engine_load_model(e, &d, &m);
     CHECK_MSG(st == SE_ERR_FORMAT || st == SE_ERR_IO, "%d %s", st, se_last_error());
+    /* a UNet file over the base folder (the Lightning UNet layout) loads */
+    d.unet_file = FIX "model/unet/diffusion_pytorch_model.safetensors";
+    st = se_engine_load_model(e, &d, &m);
+    CHECK_MSG(st == SE_OK, "unet_file: %s", se_last_error());
+    se_engine_unload_model(e, &m);
+    d.unet_file = NULL;
+    /* a checkpoint that is not SGM, a missing LoRA, a LoRA for another model: named errors */
+    d.checkpoint_file = FIX "model/unet/diffusion_pytorch_model.safetensors";
+    st = se_engine_load_model(e, &d, &m);
+    CHECK_MSG(st == SE_ERR_FORMAT && strstr(se_last_error(), "not an SGM"), "%d %s", st, se_last_error());
+    d.checkpoint_file = NULL;
+    d.lora_file = FIX "no-such-lora.safetensors";
+    st = se_engine_load_model(e, &d, &m);
+    CHECK_MSG(st == SE_ERR_IO && strstr(se_last_error(), "no-such-lora"), "%d %s", st, se_last_error());
+    d.lora_file = STRIKE_FIXTURES_DIR "/formats/lora_peft.safetensors"; /* made for another UNet */
+    st = se_engine_load_model(e, &d, &m);
+    CHECK_MSG(st != SE_OK && m == NULL && strstr(se_last_error(), "lora"), "%d %s", st, se_last_error());
+    printf("LoRA for another model: %s\n", se_last_error());
+    d.lora_file = NULL;
     se_job_noise nz;
     CHECK(se_job_noise_parse("philox", &nz) == SE_OK && nz == SE_JOB_NOISE_PHILOX);
     CHECK(se_job_noise_parse("gpu", &nz) == SE_ERR_INVALID_ARG);
