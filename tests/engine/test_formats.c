@@ -7,7 +7,7 @@
  *                         written from (the file itself is proven by diffusers' own single-file
  *                         loaders in the script); the networks loaded from the checkpoint give
  *                         the same UNet / CLIP / VAE outputs as those loaded from the folders;
- *                         our UNet mapping agrees with se_unet_sgm_name for every tensor.
+ *                         se_unet_sgm_name (unet.c's loader; a thin caller of sgm_names) agrees.
  *   test_formats lora <kohya_sgm|kohya_diff|peft>
  *                         merged weights vs the reference merge (rel err <= 1e-5 per tensor),
  *                         untouched tensors unchanged, and the UNet output with the merged
@@ -292,7 +292,7 @@ static void run_sgm(void) {
 }
 
 /* All 1680 tensors of the real SDXL UNet: our mapping both ways against the list checked with
- * diffusers' convert_ldm_unet_checkpoint (sdxl_unet_names.txt), and against se_unet_sgm_name. */
+ * diffusers' convert_ldm_unet_checkpoint (sdxl_unet_names.txt), and through se_unet_sgm_name (the prefix it adds). */
 static void run_names(void) {
     FILE *f = fopen(FIX "/formats/sdxl_unet_names.txt", "r");
     CHECK(f != NULL);
