@@ -38,7 +38,7 @@ sc_client *sc_client_new(const char *endpoint, int timeout_ms, char *err, size_t
     if (!c->sock)
         goto fail;
     int linger = 0, hwm = 1000;
-    int64_t maxmsg = (int64_t)SF_DEFAULT_MAX_FRAME;
+    int64_t maxmsg = sf_transport_limit(SF_DEFAULT_MAX_FRAME);
     zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(c->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(c->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
@@ -124,7 +124,7 @@ Strike__Envelope *sc_recv(sc_client *c, int timeout_ms, int *status, char *err, 
         }
         int more = zmq_msg_more(&m);
         Strike__Envelope *env = NULL;
-        if (!more)
+        if (!more && zmq_msg_size(&m) <= SF_DEFAULT_MAX_FRAME) /* size checked before unpacking */
             env = strike__envelope__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
         zmq_msg_close(&m);
         while (more) { /* multi-frame messages are not ours: drain and drop */

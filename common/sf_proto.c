@@ -7,8 +7,13 @@
 #include <string.h>
 #include <zmq.h>
 
+int64_t sf_transport_limit(size_t max_frame) {
+  if (!max_frame || max_frame > SF_DEFAULT_MAX_FRAME) max_frame = SF_DEFAULT_MAX_FRAME;
+  return 2 * (int64_t)max_frame;
+}
+
 int sf_socket_limits(void *sock, size_t max_frame, int sndhwm, int rcvhwm) {
-  int64_t mx = (int64_t)(max_frame ? max_frame : SF_DEFAULT_MAX_FRAME);
+  int64_t mx = sf_transport_limit(max_frame);
   int linger = 0;
   if (zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &mx, sizeof mx)) return -1;
   if (sndhwm > 0 && zmq_setsockopt(sock, ZMQ_SNDHWM, &sndhwm, sizeof sndhwm)) return -1;
@@ -38,7 +43,7 @@ sf_status sf_msg_decode(const void *data, size_t len, size_t max_frame, sf_frame
   if (!max_frame) max_frame = SF_DEFAULT_MAX_FRAME;
   if (len > max_frame) {
     st->oversized++;
-    sf_log_rl(&st->rl, SF_LOG_WARN, "dropped frame from %s: %zu bytes exceeds limit %zu",
+    sf_log_rl(&st->rl_oversized, SF_LOG_WARN, "dropped frame from %s: %zu bytes exceeds limit %zu",
               from ? from : "peer", len, max_frame);
     return SF_ERR_FRAME_TOO_LARGE;
   }

@@ -32,6 +32,8 @@ typedef struct sf_frame_stats {
   uint64_t version_mismatch;  /* frames dropped: other protocol version */
   uint64_t send_failed;       /* sends that failed (peer gone, HWM reached) */
   sf_ratelimit rl;            /* limits the log lines about dropped frames */
+  sf_ratelimit rl_oversized;  /* ... about oversized ones (own budget: a flood of small bad
+                                 frames never hides them) */
 } sf_frame_stats;
 
 /* Identity of a peer on a ROUTER socket (opaque bytes). */
@@ -40,8 +42,15 @@ typedef struct sf_peer {
   size_t len;
 } sf_peer;
 
-/* Apply the farm's socket limits: ZMQ_MAXMSGSIZE (max_frame), send/receive high-water marks (in
- * messages; 0 keeps ZeroMQ's default), linger 0 (close never blocks). Returns 0 or -1 (errno). */
+/* Transport limit for an application frame limit: ZMQ_MAXMSGSIZE is set this much higher (twice
+ * the limit) so that a frame between the two reaches sf_msg_decode, which drops it, counts it as
+ * oversized and logs it; ZeroMQ itself drops only frames above this, together with the peer's
+ * connection (the app never sees those). */
+int64_t sf_transport_limit(size_t max_frame);
+
+/* Apply the farm's socket limits: ZMQ_MAXMSGSIZE (sf_transport_limit(max_frame)), send/receive
+ * high-water marks (in messages; 0 keeps ZeroMQ's default), linger 0 (close never blocks).
+ * Returns 0 or -1 (errno). */
 int sf_socket_limits(void *sock, size_t max_frame, int sndhwm, int rcvhwm);
 
 /* Decode one frame. `from` names the peer in log lines. On success *out is set (free with

@@ -36,7 +36,8 @@ const sf_cfg_entry coord_config_table[] = {
     {"max-chunk-jobs", SF_CFG_UINT, F(max_chunk_jobs), "16384",
      "most jobs accepted in one Chunk message"},
     {"max-frame-bytes", SF_CFG_UINT, F(max_frame_bytes), "67108864",
-     "largest frame accepted from any peer; bigger ones are dropped and counted"},
+     "largest frame accepted from any peer; bigger ones are dropped and counted (up to twice this "
+     "size; ZMQ_MAXMSGSIZE drops bigger ones with the connection)"},
     {"hwm", SF_CFG_UINT, F(hwm), "10000",
      "ZeroMQ send/receive high-water mark per socket, in messages"},
     {"chunk-cache-mb", SF_CFG_UINT, F(chunk_cache_mb), "512",

@@ -691,8 +691,12 @@ static void pump(sw_worker *w, long timeout_ms) {
         }
         w->last_recv = sf_now_ms();
         Strike__Envelope *env = NULL;
-        if (!zmq_msg_more(&m) && zmq_msg_size(&m) <= SF_DEFAULT_MAX_FRAME)
-            env = strike__envelope__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
+        size_t size = zmq_msg_size(&m);
+        if (size > SF_DEFAULT_MAX_FRAME) /* between the frame limit and the transport limit */
+            SF_WARN("frame of %zu bytes from the coordinator is over the %u byte limit", size,
+                    (unsigned)SF_DEFAULT_MAX_FRAME);
+        else if (!zmq_msg_more(&m))
+            env = strike__envelope__unpack(NULL, size, zmq_msg_data(&m));
         int more = zmq_msg_more(&m);
         zmq_msg_close(&m);
         while (more) {
@@ -725,7 +729,7 @@ static int open_socket(sw_worker *w) {
     if (!w->sock)
         return -1;
     int linger = 0, hwm = 10000, sndtimeo = 2000;
-    int64_t maxmsg = (int64_t)SF_DEFAULT_MAX_FRAME;
+    int64_t maxmsg = sf_transport_limit(SF_DEFAULT_MAX_FRAME); /* bigger frames counted, see pump() */
     zmq_setsockopt(w->sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(w->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(w->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);

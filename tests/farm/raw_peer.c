@@ -2,8 +2,9 @@
  * raw_peer.c - test helper: a raw ZeroMQ DEALER that sends the coordinator frames no real peer
  * would: random bytes, a truncated envelope, a wrong protocol version, an empty frame, an envelope
  * with no body, a multi-frame message, an oversized frame (BIG_BYTES argument), and a Shard or
- * Results from nobody. Usage: raw_peer ENDPOINT BIG_BYTES. Prints how many frames it sent.
- * The coordinator must count and drop them all and keep serving.
+ * Results from nobody; last, optionally, a frame of HUGE_BYTES (over the transport limit: ZeroMQ
+ * drops it with the connection). Usage: raw_peer ENDPOINT BIG_BYTES [HUGE_BYTES]. Prints how many
+ * frames it sent. The coordinator must count and drop them all and keep serving.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,11 +32,12 @@ static void send_env(void *s, Strike__Envelope *e, uint32_t version, size_t cut)
 }
 
 int main(int argc, char **argv) {
-    if (argc != 3) {
-        fprintf(stderr, "usage: raw_peer ENDPOINT BIG_BYTES\n");
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: raw_peer ENDPOINT BIG_BYTES [HUGE_BYTES]\n");
         return 2;
     }
     size_t big = strtoull(argv[2], NULL, 10);
+    size_t huge = argc == 4 ? strtoull(argv[3], NULL, 10) : 0;
     void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_DEALER);
     int linger = 3000;
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
@@ -94,6 +96,12 @@ int main(int argc, char **argv) {
     r.body_case = STRIKE__ENVELOPE__BODY_RESULTS;
     r.results = &res;
     send_env(s, &r, SF_PROTOCOL_VERSION, 0);
+    /* Over the transport limit: the connection goes with it, so it comes last. */
+    if (huge > 0) {
+        uint8_t *b = calloc(1, huge);
+        send_bytes(s, b, huge, 0);
+        free(b);
+    }
     printf("raw_peer: sent %d frames to %s\n", sent, argv[1]);
     zmq_close(s);
     zmq_ctx_term(ctx);

@@ -229,7 +229,16 @@ static void test_wire(void) {
     if (rep) strike__envelope__free_unpacked(rep, NULL);
   }
   free(longp);
-  /* an oversized frame: ZeroMQ's limit drops the connection; the coordinator keeps serving */
+  /* a frame over the limit (64 KiB) but under the transport limit (twice that) reaches the
+   * coordinator: counted as oversized and dropped; the connection stays */
+  uint64_t over0 = c->cstats.oversized;
+  char *over = calloc(100000, 1);
+  zmq_send(cl, over, 100000, 0);
+  free(over);
+  for (int i = 0; i < 200 && c->cstats.oversized == over0; i++) pump(c, 5);
+  CHECK(c->cstats.oversized == over0 + 1);
+  /* an oversized frame over the transport limit: ZeroMQ drops it with the connection; the
+   * coordinator keeps serving */
   size_t big = 200000;
   char *huge = calloc(big, 1);
   zmq_send(cl, huge, big, 0);
