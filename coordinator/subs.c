@@ -17,6 +17,8 @@
 #include "coord.h"
 #include "sf_time.h"
 
+#define SUB_RATE_MIN 1e-3 /* jobs/s: a smaller recent rate is reported as 0 */
+
 int grow(void **arr, size_t *cap, size_t need, size_t elem) {
   if (need <= *cap) return 0;
   size_t n = *cap ? *cap : 8;
@@ -189,6 +191,9 @@ void sub_fill_status(coord *c, csub *s, Strike__SubmissionStatus *st) {
   } else if (now - s->rate_t0_ms >= 1000) {
     double r = (double)(fin - s->rate_n0) * 1000.0 / (double)(now - s->rate_t0_ms);
     s->rate = s->rate > 0 ? 0.5 * s->rate + 0.5 * r : r;
+    /* the average halves every window without progress: below one job in ~17 min it is 0,
+     * not a value such as 9.97e-50 */
+    if (s->rate < SUB_RATE_MIN) s->rate = 0;
     if (now - s->rate_t0_ms >= 5000) {
       s->rate_t0_ms = now;
       s->rate_n0 = fin;

@@ -317,6 +317,7 @@ static inline uint32_t h_seal(coord *c, const char *sub, uint64_t jobs, uint64_t
 /* Submission status via the client protocol. Returns a copy of the counters. */
 typedef struct h_status {
   uint64_t total, queued, leased, done, dead, cancelled, failed;
+  double rate;
   char state[32];
   int found;
 } h_status;
@@ -339,6 +340,7 @@ static inline h_status h_get_status(coord *c, const char *sub) {
       Strike__SubmissionStatus *st = e->status_reply->submissions[0];
       s.total = st->total, s.queued = st->queued, s.leased = st->leased, s.done = st->done;
       s.dead = st->dead, s.cancelled = st->cancelled, s.failed = st->failed_attempts;
+      s.rate = st->rate;
       snprintf(s.state, sizeof s.state, "%s", st->state);
       s.found = 1;
       break;

@@ -417,6 +417,40 @@ static void test_reconcile(void) {
   coord_destroy(&c);
 }
 
+/* The recent rate of a submission that stops making progress decays to exactly 0 (not to a
+ * value such as 9.97e-50 that the CLI would print). */
+static void test_rate_decays_to_zero(void) {
+  coord *c = h_coord(&g_redis, "trate", short_times);
+  const char *id0 = h_create(c, "token-rate", 0, NULL);
+  char sub[32];
+  snprintf(sub, sizeof sub, "%s", id0 ? id0 : "s0");
+  CHECK(h_chunk(c, sub, 0, 0, 1000, 30, NULL) == SF_OK);
+  h_register(c, "peerT", "worker-t", NULL);
+  h_get_status(c, sub); /* starts the rate window */
+  h_cap_clear();
+  h_credit(c, "peerT", 256);
+  coord_tick(c);
+  h_shards sh = {.n = 0};
+  h_take_shards(&sh);
+  CHECK(sh.n == 1);
+  if (sh.n == 1) h_results(c, "peerT", sh.env[0]->shard, 0, 256, 1, NULL);
+  c->now_ms += 1000;
+  h_status st = h_get_status(c, sub);
+  CHECK(st.done == 256 && st.rate > 100.0);
+  /* no progress for 200 windows (the worker keeps heartbeating): the average halves each time */
+  for (int i = 0; i < 200; i++) {
+    c->now_ms += 1000;
+    h_heartbeat(c, "peerT");
+    h_cap_clear();
+    st = h_get_status(c, sub);
+  }
+  CHECK(st.found && st.done == 256);
+  CHECK_MSG(st.rate == 0.0, "rate after 200 idle windows is %g, expected 0", st.rate);
+  h_shards_free(&sh);
+  h_cap_clear();
+  coord_destroy(&c);
+}
+
 static void test_priorities(void) {
   coord *c = h_coord(&g_redis, "t4", short_times);
   char lo[32], hi[32], lo2[32];
@@ -696,6 +730,7 @@ int main(void) {
   test_worker_death_and_cancel();
   test_priorities();
   test_reconcile();
+  test_rate_decays_to_zero();
   test_restart_recovery();
   test_redis_memory();
   test_unreadable_chunk();
