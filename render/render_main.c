@@ -18,12 +18,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io/model_spec.h"
 #include "pipeline/tiny_model.h"
 #include "png_write.h"
 #include "strike/engine.h"
 
 #define MAX_PROMPT_BYTES (1u << 20)
 #define MAX_JOBS 100000
+#define DEFAULT_MODELS "/etc/strike/models.json"
 
 static void usage(FILE *f) {
     fputs(
@@ -35,8 +37,13 @@ static void usage(FILE *f) {
         "\n"
         "Model:\n"
         "  --model PATH|NAME   a diffusers SDXL folder (unet/ text_encoder/ text_encoder_2/ vae/\n"
-        "                      tokenizer/ tokenizer_2/); named models from a models config are not\n"
-        "                      available in this build: give a path\n"
+        "                      tokenizer/ tokenizer_2/), or the name of a model in the models\n"
+        "                      config (its steps default from the model; other steps refused)\n"
+        "  --models FILE       the models config (docs/models.md); default $STRIKE_MODELS, else\n"
+        "                      " DEFAULT_MODELS " when it exists\n"
+        "  --checkpoint FILE   an SGM single-file checkpoint over the folder (its configs and\n"
+        "                      tokenizers)\n"
+        "  --lora FILE         a LoRA merged at load time; --lora-strength X (default 1)\n"
         "  --unet FILE         a Lightning UNet file (sdxl_lightning_Nstep_unet.safetensors) used\n"
         "                      instead of the folder's unet weights\n"
         "  --vae DIR           a diffusers vae/ folder used instead of the model's\n"
@@ -179,6 +186,9 @@ static void on_progress(void *user, const se_progress *p) {
 int main(int argc, char **argv) {
     const char *model = NULL, *unet = NULL, *vae = NULL, *name = NULL, *prompt = NULL;
     const char *prompts_file = NULL, *out = NULL, *tiny_dir = NULL, *preset = "tiny";
+    const char *models_file = NULL, *checkpoint = NULL, *lora = NULL;
+    double lora_strength = 1.0;
+    int steps_given = 0;
     long count = 1, steps = 4, width = 1024, height = 1024, batch = 1, threads = 0, device = 0;
     long compression = 6;
     uint64_t seed = 0;
@@ -206,6 +216,17 @@ int main(int argc, char **argv) {
             return 2;
         } else if (!strcmp(a, "--model")) model = v;
         else if (!strcmp(a, "--unet")) unet = v;
+        else if (!strcmp(a, "--models")) models_file = v;
+        else if (!strcmp(a, "--checkpoint")) checkpoint = v;
+        else if (!strcmp(a, "--lora")) lora = v;
+        else if (!strcmp(a, "--lora-strength")) {
+            char *end = NULL;
+            lora_strength = strtod(v, &end);
+            if (!*v || *end || !(lora_strength >= -16.0 && lora_strength <= 16.0)) {
+                fprintf(stderr, "strike-render: --lora-strength: expected a number in -16..16, got \"%s\"\n", v);
+                return 2;
+            }
+        }
         else if (!strcmp(a, "--vae")) vae = v;
         else if (!strcmp(a, "--name")) name = v;
         else if (!strcmp(a, "--prompt")) prompt = v;
@@ -219,6 +240,7 @@ int main(int argc, char **argv) {
             if (parse_int(a, v, 1, MAX_JOBS, &count)) return 2;
         } else if (!strcmp(a, "--steps")) {
             if (parse_int(a, v, 1, SE_MAX_JOB_STEPS, &steps)) return 2;
+            steps_given = 1;
         } else if (!strcmp(a, "--width")) {
             if (parse_int(a, v, 8, SE_MAX_IMAGE_SIDE, &width)) return 2;
         } else if (!strcmp(a, "--height")) {
@@ -292,27 +314,65 @@ int main(int argc, char **argv) {
         fprintf(stderr, "strike-render: --prompt longer than %u bytes\n", MAX_PROMPT_BYTES);
         return 2;
     }
+    /* --model: a folder, else a name in the models config */
+    se_model_specs *specs = NULL;
+    const se_model_spec *spec = NULL;
     struct stat sb;
     if (stat(model, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-        fprintf(stderr, "strike-render: --model %s: not a model folder (named models need the "
-                "models config, not available in this build; give a diffusers SDXL folder)\n", model);
-        return 2;
+        const char *mf = models_file ? models_file : getenv("STRIKE_MODELS");
+        if ((!mf || !*mf) && stat(DEFAULT_MODELS, &sb) == 0) mf = DEFAULT_MODELS;
+        if (!mf || !*mf) {
+            fprintf(stderr, "strike-render: --model %s: not a model folder, and no models config to "
+                    "look the name up in (--models FILE, $STRIKE_MODELS or " DEFAULT_MODELS ")\n", model);
+            return 2;
+        }
+        if (se_model_specs_load(mf, &specs) != SE_OK) {
+            fprintf(stderr, "strike-render: --models %s: %s\n", mf, se_last_error());
+            return 2;
+        }
+        spec = se_model_specs_find(specs, model);
+        int st_steps = 0;
+        const char *bad = NULL;
+        if (!spec) bad = "no such model";
+        else if (unet || vae || checkpoint || lora || pred != SE_MODEL_PRED_AUTO)
+            bad = "--unet/--vae/--checkpoint/--lora/--prediction apply to a folder; a named model "
+                  "takes them from its spec";
+        else if (se_model_spec_check_files(spec) != SE_OK ||
+                 se_model_spec_check_steps(spec, steps_given ? (int)steps : 0, &st_steps) != SE_OK)
+            bad = se_last_error();
+        if (bad) {
+            fprintf(stderr, "strike-render: --model %s (models config %s): %s\n", model, mf, bad);
+            if (!spec) {
+                fprintf(stderr, "strike-render: models in %s:", mf);
+                for (size_t i = 0; i < se_model_specs_count(specs); i++)
+                    fprintf(stderr, " %s", se_model_specs_at(specs, i)->name);
+                fprintf(stderr, "\n");
+            }
+            se_model_specs_free(&specs);
+            return 2;
+        }
+        steps = st_steps;
     }
 
     size_t nprompts = 1;
     char **prompts = NULL;
     if (prompts_file) {
         prompts = read_prompts(prompts_file, &nprompts);
-        if (!prompts) return 2;
+        if (!prompts) {
+            se_model_specs_free(&specs);
+            return 2;
+        }
     }
     const size_t njobs = nprompts * (size_t)count;
     if (njobs > MAX_JOBS) {
         fprintf(stderr, "strike-render: %zu images requested (max %d)\n", njobs, MAX_JOBS);
+        se_model_specs_free(&specs);
         return 2;
     }
     const int one_file = njobs == 1;
     if (!one_file && mkdir(out, 0755) != 0 && errno != EEXIST) {
         fprintf(stderr, "strike-render: cannot create output folder %s: %s\n", out, strerror(errno));
+        se_model_specs_free(&specs);
         return 2;
     }
 
@@ -332,12 +392,20 @@ int main(int argc, char **argv) {
     d.base_dir = model;
     d.unet_file = unet;
     d.vae_dir = vae;
+    d.checkpoint_file = checkpoint;
+    d.lora_file = lora;
+    d.lora_strength = (float)lora_strength;
     d.name = name;
     d.prediction = pred;
+    if (spec) {
+        se_model_spec_to_desc(spec, &d);
+        if (name) d.name = name;
+    }
     if (rc == 0 && se_engine_load_model(e, &d, &m) != SE_OK) {
         fprintf(stderr, "strike-render: model: %s\n", se_last_error());
         rc = 2;
     }
+    se_model_specs_free(&specs); /* d pointed into it; the model is loaded */
     double t_load = now_s() - t0;
     const size_t img = (size_t)width * (size_t)height * 3;
     /* render in chunks of the batch size so memory stays bounded for long prompt files */

@@ -12,7 +12,7 @@ ok() { echo "ok: $1"; }
 bad() { echo "FAIL: $1"; fail=1; }
 
 "$R" --help > "$T/help" 2>&1 && ok "--help exits 0" || bad "--help exit status"
-for f in --model --unet --vae --prediction --name --prompt --prompts --count --seed --steps \
+for f in --model --models --checkpoint --lora --lora-strength --unet --vae --prediction --name --prompt --prompts --count --seed --steps \
          --width --height --noise --batch --backend --threads --device --dtype --output \
          --compression --quiet --make-tiny-model --preset --version --help; do
   grep -q -- "$f" "$T/help" || bad "--help does not document $f"
@@ -35,4 +35,16 @@ printf 'a red cat\n# a comment\n\nthe blue sky\n' > "$T/prompts.txt"
   || { bad "bad size"; cat "$T/err"; }
 "$R" --model "$T/tiny" --prompt x --steps 0 -o "$T/y.png" > /dev/null 2>&1; [ $? -eq 2 ] \
   && ok "steps 0 refused" || bad "steps 0"
+# named models from a models config: steps default from the model, other steps refused
+printf '{"models": [{"name": "tiny2", "base": "tiny", "steps": [2, 4], "default_steps": 2}]}\n' > "$T/models.json"
+"$R" --models "$T/models.json" --model tiny2 --prompt "a red cat" --width 64 --height 64 --quiet \
+  -o "$T/named.png" 2> "$T/err" && grep -aq "Steps: 2" "$T/named.png" && grep -aq "tiny2" "$T/named.png" \
+  && ok "named model, default steps" || { bad "named model"; cat "$T/err"; }
+STRIKE_MODELS="$T/models.json" "$R" --model tiny2 --prompt x --steps 8 --width 64 --height 64 --quiet \
+  -o "$T/n8.png" 2> "$T/err"
+[ $? -eq 2 ] && grep -q "tiny2" "$T/err" && grep -q "8" "$T/err" && [ ! -f "$T/n8.png" ] \
+  && ok "STRIKE_MODELS; unsupported steps refused, named" || { bad "unsupported steps"; cat "$T/err"; }
+"$R" --models "$T/models.json" --model nope --prompt x -o "$T/n.png" 2> "$T/err"
+[ $? -eq 2 ] && grep -q "no such model" "$T/err" && grep -q "tiny2" "$T/err" \
+  && ok "unknown model name: exit 2, lists the models" || { bad "unknown model name"; cat "$T/err"; }
 exit $fail
