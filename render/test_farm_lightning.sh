@@ -4,6 +4,8 @@
 # generates) must have every job done exactly once, and each PNG's pixels must equal what
 # strike-render renders for the same job (max abs diff <= 1; metadata aside). Also: the PNG's
 # strike:noise_mode is the engine's, and a job naming a model the worker does not serve fails.
+# The worker also serves a named model from a models config (models=FILE, steps [2]): its job
+# equals strike-render --models FILE --model NAME, and a job asking for 4 steps is refused.
 # Environment: as tests/farm/harness.sh, plus STRIKE_RENDER_BIN and STRIKE_PNG_DIFF.
 set -uo pipefail
 . "$(dirname "$0")/../tests/farm/harness.sh"
@@ -11,7 +13,8 @@ h_init lightning
 h_redis_start
 h_coord_start
 "$STRIKE_RENDER_BIN" --make-tiny-model "$H_DIR/tiny" 2>/dev/null || h_fail "tiny model"
-"$H_WORKER" --engine cpu --engine-options "model=sdxl-lightning:$H_DIR/tiny,unet.sdxl-lightning=$H_DIR/tiny/unet/diffusion_pytorch_model.safetensors,prediction.sdxl-lightning=epsilon,threads=2,max_batch=3" \
+echo '{"models": [{"name": "tiny-2step", "base": "tiny", "steps": [2]}]}' >"$H_DIR/models.json"
+"$H_WORKER" --engine cpu --engine-options "model=sdxl-lightning:$H_DIR/tiny,unet.sdxl-lightning=$H_DIR/tiny/unet/diffusion_pytorch_model.safetensors,prediction.sdxl-lightning=epsilon,models=$H_DIR/models.json,threads=2,max_batch=3" \
   --coordinator "$H_WEP" --output-root "$H_OUT" --worker-id wl --backoff-max-ms 500 --batch 8 \
   >>"$H_DIR/logs/worker-wl.log" 2>&1 &
 H_PIDS+=("$!")
@@ -51,4 +54,18 @@ echo "x" >"$H_DIR/q.txt"
 id2=$(h_strike submit "$H_DIR/q.txt" --width 64 --height 64 --model other-model --seed 1) || h_fail "submit 2"
 h_wait_finished "$id2" >/dev/null
 h_status "$id2" | jq -e '.done == 0' >/dev/null || h_fail "a job for an unserved model was rendered"
+
+# a named model from the models config: rendered from its spec; unsupported steps refused
+id3=$(h_strike submit "$H_DIR/q.txt" --width 64 --height 64 --model tiny-2step --steps 2 --seed 9) || h_fail "submit 3"
+h_wait_finished "$id3" >/dev/null
+h_status "$id3" | jq -e '.done == 1' >/dev/null || h_fail "the named model's job was not rendered"
+p3=$(cat "$H_OUT/$id3"/manifest-*.jsonl | jq -r 'select(.path != null) | .path')
+"$STRIKE_RENDER_BIN" --models "$H_DIR/models.json" --model tiny-2step --prompt x --seed 9 --width 64 \
+  --height 64 --threads 2 --quiet -o "$H_DIR/ref-named.png" 2>>"$H_DIR/logs/render.log" || h_fail "strike-render named"
+out=$("$STRIKE_PNG_DIFF" "$p3" "$H_DIR/ref-named.png" 1) || h_fail "named model job differs from strike-render: $out"
+h_log "named model job: $out"
+id4=$(h_strike submit "$H_DIR/q.txt" --width 64 --height 64 --model tiny-2step --steps 4 --seed 9) || h_fail "submit 4"
+h_wait_finished "$id4" >/dev/null
+h_status "$id4" | jq -e '.done == 0' >/dev/null || h_fail "a job with steps its model does not support was rendered"
+grep -q "supports" "$H_DIR"/logs/worker-wl.log "$H_OUT/$id4"/* 2>/dev/null || h_log "(refusal message not found in the logs)"
 h_done

@@ -12,6 +12,9 @@
 
 #include "sf_status.h"
 #include "strike/engine.h"
+/* model specs (a models config file) are engine-internal; the worker target sees only the public
+ * include folder, hence the relative path */
+#include "../engine/src/io/model_spec.h"
 
 #define LT_MAX_MODELS 16
 
@@ -20,6 +23,7 @@ typedef struct lt_model {
     char path[1024];
     char unet[1024];   /* "" or a Lightning UNet file over path's unet/config.json */
     se_model_prediction pred;
+    const se_model_spec *spec; /* from models=FILE (then path/unet/pred unused), else NULL */
     se_model *m;       /* NULL until first used (or after a failed load) */
 } lt_model;
 
@@ -30,6 +34,7 @@ typedef struct lt_engine {
     se_job_noise noise;
     lt_model models[LT_MAX_MODELS];
     int nmodels;
+    se_model_specs *specs; /* models=FILE, or NULL */
     uint8_t *pixels;   /* one buffer for the whole batch's images */
     size_t cap;
     char **prompts;    /* NUL-terminated copies of the batch's prompts */
@@ -115,6 +120,11 @@ static int lt_render(sw_engine *base, const sw_job *jobs, size_t n, sw_image *ou
             fail_job(&out[i], SF_ERR_MODEL, msg);
             continue;
         }
+        int steps = j->steps;
+        if (le->models[mi].spec && se_model_spec_check_steps(le->models[mi].spec, steps, &steps) != SE_OK) {
+            fail_job(&out[i], SF_ERR_INVALID_STEPS, se_last_error()); /* names model and steps */
+            continue;
+        }
         if ((j->prompt_len && !j->prompt) || (j->prompt && memchr(j->prompt, 0, j->prompt_len))) {
             fail_job(&out[i], SF_ERR_INVALID_PROMPT, "lightning engine: prompt contains a NUL byte");
             continue;
@@ -135,7 +145,7 @@ static int lt_render(sw_engine *base, const sw_job *jobs, size_t n, sw_image *ou
         se_job_init(&le->jobs[i]);
         le->jobs[i].prompt = p;
         le->jobs[i].seed = j->seed;
-        le->jobs[i].steps = j->steps;
+        le->jobs[i].steps = steps;
         le->jobs[i].width = j->width;
         le->jobs[i].height = j->height;
         le->jobs[i].noise = le->noise;
@@ -156,6 +166,7 @@ static int lt_render(sw_engine *base, const sw_job *jobs, size_t n, sw_image *ou
             d.name = lm->name;
             d.unet_file = lm->unet[0] ? lm->unet : NULL;
             d.prediction = lm->pred;
+            if (lm->spec) se_model_spec_to_desc(lm->spec, &d);
             if (se_engine_load_model(le->e, &d, &lm->m) != SE_OK) {
                 char msg[256];
                 snprintf(msg, sizeof msg, "lightning engine: model %s: %s", lm->name, se_last_error());
@@ -196,6 +207,7 @@ static int lt_render(sw_engine *base, const sw_job *jobs, size_t n, sw_image *ou
 static void lt_destroy(sw_engine *base) {
     lt_engine *le = (lt_engine *)base;
     se_engine_destroy(&le->e); /* unloads the models */
+    se_model_specs_free(&le->specs);
     for (size_t i = 0; i < le->nprompts; i++) free(le->prompts[i]);
     free(le->prompts);
     free(le->pixels);
@@ -243,6 +255,31 @@ static int add_model(lt_engine *le, const char *v, char *err, size_t errlen) {
     return 0;
 }
 
+/* models=FILE: every model of a models config (io/model_spec.h, docs/models.md). */
+static int add_specs(lt_engine *le, const char *path, char *err, size_t errlen) {
+    if (le->specs) {
+        snprintf(err, errlen, "lightning engine: models= given twice");
+        return -1;
+    }
+    if (se_model_specs_load(path, &le->specs) != SE_OK) {
+        snprintf(err, errlen, "lightning engine: models=%s: %s", path, se_last_error());
+        return -1;
+    }
+    for (size_t i = 0; i < se_model_specs_count(le->specs); i++) {
+        const se_model_spec *sp = se_model_specs_at(le->specs, i);
+        if (le->nmodels >= LT_MAX_MODELS || find_model(le, sp->name) >= 0) {
+            snprintf(err, errlen, "lightning engine: models=%s: %s", path,
+                     le->nmodels >= LT_MAX_MODELS ? "too many models" : "a model name given twice");
+            return -1;
+        }
+        lt_model *m = &le->models[le->nmodels++];
+        snprintf(m->name, sizeof m->name, "%s", sp->name);
+        snprintf(m->path, sizeof m->path, "%s", sp->base);
+        m->spec = sp;
+    }
+    return 0;
+}
+
 static int parse_long(const char *k, const char *v, long lo, long hi, long *out, char *err, size_t errlen) {
     char *end = NULL;
     long x = strtol(v, &end, 10);
@@ -279,6 +316,7 @@ sw_engine *sw_engine_lightning_create(const char *kind, const char *options, cha
             *eq = 0;
             const char *v = eq + 1;
             if (strcmp(tok, "model") == 0) rc = add_model(le, v, err, errlen);
+            else if (strcmp(tok, "models") == 0) rc = add_specs(le, v, err, errlen);
             else if (strncmp(tok, "unet.", 5) == 0 || strncmp(tok, "prediction.", 11) == 0) {
                 int is_unet = tok[0] == 'u';
                 const char *mname = tok + (is_unet ? 5 : 11);
@@ -318,7 +356,7 @@ sw_engine *sw_engine_lightning_create(const char *kind, const char *options, cha
                     rc = -1;
                 }
             } else {
-                snprintf(err, errlen, "lightning engine: unknown option \"%s\" (model, unet.NAME, "
+                snprintf(err, errlen, "lightning engine: unknown option \"%s\" (model, models, unet.NAME, "
                          "prediction.NAME, threads, device, noise, max_batch)", tok);
                 rc = -1;
             }
@@ -326,7 +364,7 @@ sw_engine *sw_engine_lightning_create(const char *kind, const char *options, cha
         free(copy);
     }
     if (rc == 0 && le->nmodels == 0) {
-        snprintf(err, errlen, "lightning engine: no model: pass --engine-options model=[NAME:]PATH "
+        snprintf(err, errlen, "lightning engine: no model: pass --engine-options model=[NAME:]PATH or models=FILE "
                  "(a diffusers SDXL folder; strike-render --make-tiny-model DIR makes a tiny random one)");
         rc = -1;
     }
@@ -335,6 +373,7 @@ sw_engine *sw_engine_lightning_create(const char *kind, const char *options, cha
         rc = -1;
     }
     if (rc != 0) {
+        se_model_specs_free(&le->specs);
         free(le);
         return NULL;
     }

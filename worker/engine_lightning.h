@@ -13,6 +13,10 @@
  *   model=[NAME:]PATH  a diffusers SDXL folder served under NAME (default: the folder's last
  *                      component); repeat for several models. Jobs naming another model fail
  *                      with SF_ERR_MODEL; a job with an empty model name uses the first one.
+ *   models=FILE        every model of a models config (docs/models.md "Model specs"): jobs
+ *                      naming one load it from its spec (base folder, UNet file or SGM
+ *                      checkpoint, LoRA, VAE, prediction); a job whose steps the model does not
+ *                      list fails with SF_ERR_INVALID_STEPS naming the model and its steps
  *   unet.NAME=FILE     a Lightning UNet file (sdxl_lightning_4step_unet.safetensors) used over
  *                      NAME's folder (its unet/config.json); after model=NAME:PATH
  *   prediction.NAME=epsilon|sample   (sample for the 1-step x0 UNet; default: the folder's
