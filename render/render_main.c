@@ -317,6 +317,7 @@ int main(int argc, char **argv) {
     /* --model: a folder, else a name in the models config */
     se_model_specs *specs = NULL;
     const se_model_spec *spec = NULL;
+    char model_hash[SE_MODEL_HASH_LEN + 1] = "";
     struct stat sb;
     if (stat(model, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
         const char *mf = models_file ? models_file : getenv("STRIKE_MODELS");
@@ -338,7 +339,8 @@ int main(int argc, char **argv) {
             bad = "--unet/--vae/--checkpoint/--lora/--prediction apply to a folder; a named model "
                   "takes them from its spec";
         else if (se_model_spec_check_files(spec) != SE_OK ||
-                 se_model_spec_check_steps(spec, steps_given ? (int)steps : 0, &st_steps) != SE_OK)
+                 se_model_spec_check_steps(spec, steps_given ? (int)steps : 0, &st_steps) != SE_OK ||
+                 se_model_spec_hash(spec, model_hash) != SE_OK)
             bad = se_last_error();
         if (bad) {
             fprintf(stderr, "strike-render: --model %s (models config %s): %s\n", model, mf, bad);
@@ -450,7 +452,8 @@ int main(int argc, char **argv) {
             else snprintf(path, sizeof path, "%s/%05zu-%llu.png", out, idx, (unsigned long long)jobs[k].seed);
             sf_png_meta meta = {.prompt = jobs[k].prompt, .model = se_model_name(m), .seed = jobs[k].seed,
                                 .steps = jobs[k].steps, .job_index = idx, .has_job_index = 1,
-                                .noise_mode = se_job_noise_name(noise), .engine_version = version};
+                                .noise_mode = se_job_noise_name(noise), .engine_version = version,
+                                .model_hash = model_hash[0] ? model_hash : NULL};
             sf_png_opts po;
             sf_png_opts_init(&po);
             po.compression = (int)compression;

@@ -39,7 +39,7 @@ printf 'a red cat\n# a comment\n\nthe blue sky\n' > "$T/prompts.txt"
 printf '{"models": [{"name": "tiny2", "base": "tiny", "steps": [2, 4], "default_steps": 2}]}\n' > "$T/models.json"
 "$R" --models "$T/models.json" --model tiny2 --prompt "a red cat" --width 64 --height 64 --quiet \
   -o "$T/named.png" 2> "$T/err" && grep -aq "Steps: 2" "$T/named.png" && grep -aq "tiny2" "$T/named.png" \
-  && ok "named model, default steps" || { bad "named model"; cat "$T/err"; }
+  && grep -aq "strike:model_hash" "$T/named.png" && ok "named model, default steps, model hash" || { bad "named model"; cat "$T/err"; }
 STRIKE_MODELS="$T/models.json" "$R" --model tiny2 --prompt x --steps 8 --width 64 --height 64 --quiet \
   -o "$T/n8.png" 2> "$T/err"
 [ $? -eq 2 ] && grep -q "tiny2" "$T/err" && grep -q "8" "$T/err" && [ ! -f "$T/n8.png" ] \
