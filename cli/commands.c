@@ -177,10 +177,15 @@ int cli_workers(int argc, char **argv) {
             json_t *models = json_array();
             for (size_t k = 0; k < w->n_models; k++)
                 json_array_append_new(models, json_string(w->models[k]));
+            json_t *devices = json_array();
+            for (size_t k = 0; k < w->n_devices; k++)
+                if (w->devices[k])
+                    json_array_append_new(devices, json_pack("{s:s, s:I}", "name", w->devices[k]->name,
+                                                             "memory_bytes", (json_int_t)w->devices[k]->memory_bytes));
             json_array_append_new(
-                arr, json_pack("{s:s, s:s, s:s, s:o, s:I, s:f, s:I, s:i, s:i, s:s, s:s}", "worker_id", w->worker_id,
-                               "host", w->host, "engine", w->engine, "models", models, "jobs_done",
-                               (json_int_t)w->jobs_done, "rate", w->rate, "heartbeat_age_ms",
+                arr, json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:f, s:I, s:i, s:i, s:s, s:s}", "worker_id",
+                               w->worker_id, "host", w->host, "engine", w->engine, "models", models, "devices",
+                               devices, "jobs_done", (json_int_t)w->jobs_done, "rate", w->rate, "heartbeat_age_ms",
                                (json_int_t)w->heartbeat_age_ms, "in_flight", (int)w->in_flight, "credit",
                                (int)w->credit, "state", w->state, "version", w->version));
         }
@@ -189,15 +194,26 @@ int cli_workers(int argc, char **argv) {
                              "results_stale", (json_int_t)r->results_stale, "results_duplicate",
                              (json_int_t)r->results_duplicate, "redis_up", (int)r->redis_up));
     } else {
-        printf("%-32s %-16s %-6s %-20s %10s %8s %9s %6s\n", "WORKER", "HOST", "ENGINE", "MODELS", "DONE", "RATE/s",
-               "HB AGE ms", "STATE");
+        printf("%-32s %-16s %-6s %-28s %-20s %10s %8s %9s %6s\n", "WORKER", "HOST", "ENGINE", "DEVICE", "MODELS",
+               "DONE", "RATE/s", "HB AGE ms", "STATE");
         for (size_t i = 0; i < r->n_workers; i++) {
             Strike__WorkerInfo *w = r->workers[i];
             char models[64] = "";
             for (size_t k = 0; k < w->n_models; k++)
                 snprintf(models + strlen(models), sizeof models - strlen(models), "%s%s", k ? "," : "", w->models[k]);
-            printf("%-32s %-16s %-6s %-20s %10" PRIu64 " %8.0f %9" PRIu64 " %6s\n", w->worker_id, w->host, w->engine,
-                   w->n_models ? models : "(any)", w->jobs_done, w->rate, w->heartbeat_age_ms, w->state);
+            char device[64] = "-";
+            if (w->n_devices && w->devices[0] && w->devices[0]->name) {
+                if (w->devices[0]->memory_bytes)
+                    snprintf(device, sizeof device, "%.40s %.0fG", w->devices[0]->name,
+                             (double)w->devices[0]->memory_bytes / (1024.0 * 1024.0 * 1024.0));
+                else
+                    snprintf(device, sizeof device, "%.40s", w->devices[0]->name);
+                if (w->n_devices > 1)
+                    snprintf(device + strlen(device), sizeof device - strlen(device), " +%zu", w->n_devices - 1);
+            }
+            printf("%-32s %-16s %-6s %-28s %-20s %10" PRIu64 " %8.0f %9" PRIu64 " %6s\n", w->worker_id, w->host,
+                   w->engine, device, w->n_models ? models : "(any)", w->jobs_done, w->rate, w->heartbeat_age_ms,
+                   w->state);
         }
         printf("frames dropped: %" PRIu64 " malformed, %" PRIu64 " oversized; results ignored: %" PRIu64
                " stale, %" PRIu64 " duplicate; redis %s\n",

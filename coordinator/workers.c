@@ -87,6 +87,10 @@ static const char *check_register(const Strike__Register *r) {
   for (size_t i = 0; i < r->n_loaded_models; i++)
     if (strlen(r->loaded_models[i]) > SF_MAX_MODEL_BYTES) return "model name too long";
   if (r->n_devices > 64) return "more than 64 devices";
+  for (size_t i = 0; i < r->n_devices; i++)
+    if (r->devices[i]->name && (strlen(r->devices[i]->name) > 256 ||
+                                !sf_utf8_valid(r->devices[i]->name, strlen(r->devices[i]->name))))
+      return "device name longer than 256 bytes or not UTF-8";
   return NULL;
 }
 

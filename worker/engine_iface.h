@@ -6,7 +6,7 @@
  * Engines:
  *   null  test and benchmark engine: no model, renders a small deterministic pattern from the
  *         prompt and seed (see engine_null.c). Never the default.
- *   cpu, cuda  the Lightning engine; reported as "not built yet" until it exists.
+ *   cpu, cuda  the Lightning engine (engine_lightning.c).
  */
 #ifndef STRIKE_WORKER_ENGINE_IFACE_H
 #define STRIKE_WORKER_ENGINE_IFACE_H
@@ -50,13 +50,18 @@ struct sw_engine {
     const char *version;    /* engine version text, reported at Register and in PNGs */
     const char *noise_mode; /* noise generator name (strike:noise_mode in PNGs) */
     int max_batch;          /* largest batch render() accepts */
+    char device_name[256];  /* device it renders on, reported at Register: "cpu", or the GPU's
+                               name (e.g. "NVIDIA H100 80GB HBM3") */
+    uint64_t device_memory; /* that device's memory in bytes, 0 if unknown (cpu) */
 };
 
 /*
- * Create an engine by kind with "key=value,key=value" options (may be NULL or empty).
- * Returns NULL with a message in err when the kind is unknown, not built, or an option is bad.
+ * Create an engine by kind with "key=value,key=value" options (may be NULL or empty). gpu is the
+ * CUDA device ordinal for kind "cuda" (--gpu; -1 = not given: the engine's default, device 0);
+ * other kinds refuse gpu >= 0. Returns NULL with a message in err when the kind is unknown, not
+ * built, there is no such CUDA device, or an option is bad.
  */
-sw_engine *sw_engine_create(const char *kind, const char *options, char *err, size_t errlen);
+sw_engine *sw_engine_create(const char *kind, const char *options, int gpu, char *err, size_t errlen);
 void sw_engine_destroy(sw_engine **e);
 
 /* The null engine (engine_null.c). */

@@ -15,6 +15,12 @@
 /* model specs (a models config file) are engine-internal; the worker target sees only the public
  * include folder, hence the relative path */
 #include "../engine/src/io/model_spec.h"
+#ifdef STRIKE_HAVE_CUDA
+/* the GPU's name and memory: se_cuda_backend_info on the engine's backend (engine-internal
+ * headers; worker/CMakeLists.txt adds engine/src to this target's include path) */
+#include "cuda/cuda_info.h"
+#include "pipeline/engine_internal.h"
+#endif
 
 #define LT_MAX_MODELS 16
 
@@ -291,7 +297,24 @@ static int parse_long(const char *k, const char *v, long lo, long hi, long *out,
     return 0;
 }
 
-sw_engine *sw_engine_lightning_create(const char *kind, const char *options, char *err,
+/* Fill the engine's device description: "cpu", or the CUDA device's name and memory. */
+static void describe_device(lt_engine *le, int cuda) {
+    snprintf(le->base.device_name, sizeof le->base.device_name, "cpu");
+    le->base.device_memory = 0;
+    if (!cuda) return;
+#ifdef STRIKE_HAVE_CUDA
+    se_cuda_info info;
+    memset(&info, 0, sizeof info);
+    if (le->e && le->e->be && se_cuda_backend_info(le->e->be, &info) == SE_OK && info.name[0]) {
+        snprintf(le->base.device_name, sizeof le->base.device_name, "%s", info.name);
+        le->base.device_memory = (uint64_t)info.total_mem;
+        return;
+    }
+#endif
+    snprintf(le->base.device_name, sizeof le->base.device_name, "cuda (unknown device)");
+}
+
+sw_engine *sw_engine_lightning_create(const char *kind, const char *options, int gpu, char *err,
                                       size_t errlen) {
     lt_engine *le = calloc(1, sizeof *le);
     if (!le) {
@@ -301,7 +324,7 @@ sw_engine *sw_engine_lightning_create(const char *kind, const char *options, cha
     se_engine_params p;
     se_engine_params_init(&p);
     p.backend = strcmp(kind, "cuda") == 0 ? SE_BACKEND_CUDA : SE_BACKEND_CPU;
-    int rc = 0;
+    int rc = 0, device_opt = 0;
     if (options && *options) {
         char *copy = strdup(options), *save = NULL;
         if (!copy) rc = -1;
@@ -347,6 +370,7 @@ sw_engine *sw_engine_lightning_create(const char *kind, const char *options, cha
             } else if (strcmp(tok, "device") == 0) {
                 rc = parse_long(tok, v, 0, 1024, &x, err, errlen);
                 p.device = (int)x;
+                device_opt = 1;
             } else if (strcmp(tok, "max_batch") == 0) {
                 rc = parse_long(tok, v, 1, 64, &x, err, errlen);
                 p.max_batch = (int)x;
@@ -363,16 +387,25 @@ sw_engine *sw_engine_lightning_create(const char *kind, const char *options, cha
         }
         free(copy);
     }
+    if (rc == 0 && gpu >= 0) {
+        if (device_opt && p.device != gpu) {
+            snprintf(err, errlen, "lightning engine: --gpu %d and device=%d disagree (give one)", gpu, p.device);
+            rc = -1;
+        }
+        p.device = gpu;
+    }
+    /* the device first: on a machine without a GPU (or a build without CUDA) that is the news */
+    if (rc == 0 && se_engine_new(&p, &le->e) != SE_OK) {
+        snprintf(err, errlen, "lightning engine (%s): %s", kind, se_last_error());
+        rc = -1;
+    }
     if (rc == 0 && le->nmodels == 0) {
         snprintf(err, errlen, "lightning engine: no model: pass --engine-options model=[NAME:]PATH or models=FILE "
                  "(a diffusers SDXL folder; strike-render --make-tiny-model DIR makes a tiny random one)");
         rc = -1;
     }
-    if (rc == 0 && se_engine_new(&p, &le->e) != SE_OK) {
-        snprintf(err, errlen, "lightning engine (%s): %s", kind, se_last_error());
-        rc = -1;
-    }
     if (rc != 0) {
+        se_engine_destroy(&le->e);
         se_model_specs_free(&le->specs);
         free(le);
         return NULL;
@@ -383,5 +416,6 @@ sw_engine *sw_engine_lightning_create(const char *kind, const char *options, cha
     le->base.version = le->version;
     le->base.noise_mode = se_job_noise_name(le->noise);
     le->base.max_batch = 64;
+    describe_device(le, p.backend == SE_BACKEND_CUDA);
     return &le->base;
 }

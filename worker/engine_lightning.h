@@ -22,13 +22,16 @@
  *   prediction.NAME=epsilon|sample   (sample for the 1-step x0 UNet; default: the folder's
  *                      scheduler config)
  *   threads=N          CPU threads (0 = all cores; default 0)
- *   device=N           CUDA device (default 0)
+ *   device=N           CUDA device (default 0; the worker's --gpu N sets it too, not both)
  *   noise=cpu|philox|cpu-default   initial noise (default cpu)
  *   max_batch=N        jobs per engine batch (default 4)
  * Models are loaded at the first job that needs them and kept loaded; a model that fails to
  * load fails its jobs with the loader's message (missing/mismatched file or tensor), and is
- * retried at the next batch. */
-sw_engine *sw_engine_lightning_create(const char *kind, const char *options, char *err,
+ * retried at the next batch. gpu >= 0 (--gpu) selects the CUDA device. With kind "cuda" the
+ * engine is created (device checked: "no CUDA device ..." / "built without CUDA") before the
+ * options are required to name a model, and reports the GPU's name and memory in
+ * base.device_name / device_memory; kind "cpu" reports "cpu". */
+sw_engine *sw_engine_lightning_create(const char *kind, const char *options, int gpu, char *err,
                                       size_t errlen);
 
 #endif

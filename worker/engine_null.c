@@ -160,6 +160,7 @@ sw_engine *sw_engine_null_create(const char *options, char *err, size_t errlen) 
     ne->base.version = "null-1 (test engine, renders patterns)";
     ne->base.noise_mode = "null";
     ne->base.max_batch = 64;
+    snprintf(ne->base.device_name, sizeof ne->base.device_name, "cpu");
     ne->scale = 16;
     if (parse_options(ne, options, err, errlen) != 0) {
         free(ne);

@@ -4,7 +4,7 @@
  *   strike-worker --engine null --coordinator tcp://127.0.0.1:7700 --output-root /data/out
  *
  * There is no default engine: `null` is a test engine that renders patterns, `cpu` and `cuda` are
- * the Lightning engine (not built yet). SIGTERM / SIGINT drain: the running batch finishes, held
+ * the Lightning engine (`--gpu N` picks the CUDA device: one worker per GPU). SIGTERM / SIGINT drain: the running batch finishes, held
  * jobs are handed back, the worker says Goodbye and exits 0.
  */
 #include <signal.h>
@@ -32,6 +32,8 @@ static const sf_cfg_entry k_table[] = {
      "coordinator worker endpoint(s), comma-separated (tried in turn on reconnect)"},
     {"engine", SF_CFG_STRING, F(engine), "",
      "engine: null (TEST engine: renders patterns, no model), cpu, cuda (required, no default)"},
+    {"gpu", SF_CFG_INT, F(gpu), "-1",
+     "CUDA device ordinal for --engine cuda (-1: device 0); run one worker per GPU, each with its own --gpu"},
     {"engine-options", SF_CFG_STRING, F(engine_options), "",
      "engine options key=value,... (null: fail=TEXT, delay_ms=N, scale=N)"},
     {"output-root", SF_CFG_STRING, F(output_root), "",
@@ -88,13 +90,13 @@ int main(int argc, char **argv) {
     }
     sf_log_set_level(lvl);
     if (cfg.credit < 1 || cfg.credit > 1000000 || cfg.batch < 1 || cfg.batch > 4096 || cfg.compression < 0 ||
-        cfg.writers < 1 || cfg.writers > 64 ||
+        cfg.writers < 1 || cfg.writers > 64 || cfg.gpu < -1 || cfg.gpu > 1024 ||
         cfg.compression > 9 || cfg.connect_timeout_ms < 10 || cfg.backoff_max_ms < 10) {
         fprintf(stderr, "strike-worker: out of range: --credit 1..1000000, --batch 1..4096, --compression 0..9, "
-                        "--writers 1..64, --connect-timeout-ms and --backoff-max-ms >= 10\n");
+                        "--writers 1..64, --gpu -1..1024, --connect-timeout-ms and --backoff-max-ms >= 10\n");
         goto out;
     }
-    engine = sw_engine_create(cfg.engine, cfg.engine_options, err, sizeof err);
+    engine = sw_engine_create(cfg.engine, cfg.engine_options, (int)cfg.gpu, err, sizeof err);
     if (!engine) {
         fprintf(stderr, "strike-worker: %s\n", err);
         goto out;

@@ -212,7 +212,8 @@ static void send_register(sw_worker *w) {
     r.n_loaded_models = w->n_models;
     r.loaded_models = w->models;
     r.max_batch = (uint32_t)w->batch_cap;
-    dev.name = (char *)"cpu";
+    dev.name = w->engine->device_name[0] ? w->engine->device_name : (char *)"cpu";
+    dev.memory_bytes = w->engine->device_memory;
     r.n_devices = 1;
     r.devices = devs;
     r.version = (char *)SW_VERSION;
@@ -830,7 +831,8 @@ int sw_worker_run(const sw_config *cfg, sw_engine *engine, volatile sig_atomic_t
         rc = 1;
         goto done;
     }
-    SF_INFO("worker %s: engine %s (%s), batch %zu, credit %lld, %s", w.id, engine->ops->kind, engine->version,
+    SF_INFO("worker %s: engine %s (%s) on %s (%" PRIu64 " MiB), batch %zu, credit %lld, %s", w.id, engine->ops->kind,
+            engine->version, engine->device_name[0] ? engine->device_name : "cpu", engine->device_memory >> 20,
             w.batch_cap, cfg->credit, cfg->no_write ? "not writing images (--no-write)" : "writing images");
 
     uint64_t idle_since = sf_now_ms();

@@ -32,6 +32,7 @@ typedef struct sw_config {
     char *log_level;        /* error | warn | info | debug */
     long long exit_after_idle_ms; /* tests: exit when idle this long (0 = never) */
     long long test_drop_shards;   /* TESTS ONLY: drop the first N shards received (lost in flight) */
+    long long gpu;                /* CUDA device ordinal for --engine cuda; -1 = not given (device 0) */
 } sw_config;
 
 /* Run until *stop (SIGINT/SIGTERM: drain and leave). Returns a process exit code. */

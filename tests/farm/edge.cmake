@@ -34,7 +34,7 @@ target_link_libraries(farm_raw_peer PRIVATE strike_common)
 # They share the machine's cores, so they run one at a time (RESOURCE_LOCK).
 # Each listed test has been run green against the coordinator it ships with.
 set(EDGE_INTEGRATION_TESTS e2e kill_worker coord_restart cancel bad_input redis_restart bad_frames retry
-  worker_restart lost_shard
+  worker_restart lost_shard worker_device
   slow_batch)
 if(TARGET strike-coordinator AND TARGET strike-worker AND TARGET strike)
   foreach(t ${EDGE_INTEGRATION_TESTS})
