@@ -16,6 +16,7 @@
 #include "core/ops.h"
 #include "model/clip.h"
 #include "model/clip_sdxl.h"
+#include "fixture_util.h"
 #include "test_util.h"
 
 #define B 3
@@ -36,16 +37,6 @@ static int read_raw(const char *name, void *dst, size_t n) {
     return got == n && !extra;
 }
 
-/* max |a-b| / max |b| */
-static double rel_err(const float *a, const float *b, size_t n) {
-    double md = 0, mb = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - (double)b[i]);
-        if (!(d <= md)) md = d; /* NaN propagates as a failure */
-        if (fabs((double)b[i]) > mb) mb = fabs((double)b[i]);
-    }
-    return mb > 0 ? md / mb : md;
-}
 
 /* A backend tensor of floats. */
 static se_tensor new_tensor(se_backend *be, int ndim, int64_t a, int64_t b, int64_t c, const char *name) {
@@ -62,7 +53,7 @@ static void compare(se_backend *be, const se_tensor *t, const char *file, const 
     float *got = malloc(n * 4), *want = malloc(n * 4);
     CHECK(got && want);
     if (got && want && read_raw(file, want, n) && se_tensor_get_data(be, t, got, n * 4) == SE_OK) {
-        double e = rel_err(got, want, n);
+        double e = rel_err_max(got, want, n);
         printf("  %-34s rel err %.3g\n", what, e);
         CHECK_MSG(e <= 1e-4, "%s: relative error %g > 1e-4", what, e);
     } else {

@@ -34,6 +34,7 @@
 #include "model/clip.h"
 #include "model/unet.h"
 #include "model/vae.h"
+#include "fixture_util.h"
 #include "test_util.h"
 
 #define FIX STRIKE_FIXTURES_DIR
@@ -49,16 +50,6 @@ static se_backend *g_be;
 
 static bool msg_has_any(const char *s) { return strstr(se_last_error(), s) != NULL; }
 
-static double rel_err(const float *got, const float *ref, size_t n) {
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!isfinite(got[i])) return INFINITY;
-        double d = (double)got[i] - (double)ref[i];
-        num += d * d;
-        den += (double)ref[i] * ref[i];
-    }
-    return den > 0 ? sqrt(num / den) : (num == 0 ? 0 : INFINITY);
-}
 
 /* Compares every entry of view v with the tensor of the same name in f (name with prefix
  * `strip` removed in f, for the prefix-less CLIP-L fixture); counts matches. Every tensor of f
@@ -388,7 +379,7 @@ static void run_lora(const char *style) {
         float *a = malloc(n * 4), *b = malloc(n * 4);
         CHECK(se_sf_view_read_f32(v, (size_t)idx, a, n) == SE_OK);
         se_st_read_host(ref, r, SE_F32, b, n * 4);
-        double e = rel_err(a, b, n);
+        double e = rel_err_l2(a, b, n);
         CHECK_MSG(e <= 1e-5, "%s: rel err %.3g", r->name, e);
         if (e > worst) worst = e;
         nref++;
@@ -427,7 +418,7 @@ static void run_lora(const char *style) {
         se_st_read_host(ref, ro, SE_F32, want, (size_t)ro->numel * 4);
         CHECK(got && n == (size_t)ro->numel);
         if (got && n == (size_t)ro->numel) {
-            double e = rel_err(got, want, n);
+            double e = rel_err_l2(got, want, n);
             printf("  UNet output with the LoRA merged: rel err %.3g (tolerance 1e-4)\n", e);
             CHECK(e <= 1e-4);
         }
@@ -448,7 +439,7 @@ static void run_lora(const char *style) {
         float *want = malloc((size_t)ro->numel * 4);
         se_st_read_host(ref, ro, SE_F32, want, (size_t)ro->numel * 4);
         if (got && n == (size_t)ro->numel) {
-            double e = rel_err(got, want, n);
+            double e = rel_err_l2(got, want, n);
             printf("  SGM checkpoint + LoRA via se_sf_load_networks: UNet rel err %.3g\n", e);
             CHECK(e <= 1e-4);
         } else {
@@ -533,9 +524,9 @@ static void run_desc(void) {
         size_t n;
         float *got = unet_out(u, &n), *want = malloc((size_t)ro->numel * 4);
         se_st_read_host(ref, ro, SE_F32, want, (size_t)ro->numel * 4);
-        CHECK(got && n == (size_t)ro->numel && rel_err(got, want, n) <= 1e-4);
+        CHECK(got && n == (size_t)ro->numel && rel_err_l2(got, want, n) <= 1e-4);
         if (got && n == (size_t)ro->numel)
-            printf("  desc with lora_file: UNet rel err %.3g\n", rel_err(got, want, n));
+            printf("  desc with lora_file: UNet rel err %.3g\n", rel_err_l2(got, want, n));
         free(got);
         free(want);
     }

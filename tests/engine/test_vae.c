@@ -16,27 +16,16 @@
 #include "core/backend_cuda.h"
 #include "io/json_config.h"
 #include "model/vae.h"
+#include "fixture_util.h"
 #include "test_util.h"
 
 #define FIX STRIKE_FIXTURES_DIR "/vae/"
 
+/* Fixture `name` (under FIX), exactly want bytes (fixture_util.h). */
 static void *read_file(const char *name, size_t want) {
     char path[512];
     snprintf(path, sizeof path, FIX "%s", name);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "missing fixture %s\n", path);
-        return NULL;
-    }
-    void *buf = malloc(want ? want : 1);
-    size_t got = buf ? fread(buf, 1, want, f) : 0;
-    fclose(f);
-    if (got != want) {
-        fprintf(stderr, "%s: %zu of %zu bytes\n", path, got, want);
-        free(buf);
-        return NULL;
-    }
-    return buf;
+    return fixture_read(path, want);
 }
 
 /* Decodes the fixture cases on be (only the one called `only` when not NULL); returns the
