@@ -96,3 +96,14 @@ void sf_log_rl(sf_ratelimit *rl, sf_log_level level, const char *fmt, ...) {
   log_v(level, suffix, fmt, ap);
   va_end(ap);
 }
+
+int sf_log_rl_flush(sf_ratelimit *rl, sf_log_level level, const char *what) {
+  if (!rl->suppressed) return 0;
+  uint64_t period = rl->period_ms ? rl->period_ms : 1000;
+  if (sf_now_ms() - rl->window_start < period) return 0;
+  unsigned long long n = (unsigned long long)rl->suppressed;
+  rl->suppressed = 0;
+  if (level > g_level) return 0;
+  sf_log(level, "%s: %llu similar lines suppressed", what ? what : "log", n);
+  return 1;
+}

@@ -37,6 +37,11 @@ typedef struct sf_ratelimit {
 /* Like sf_log, but drops lines beyond the limiter's budget. */
 void sf_log_rl(sf_ratelimit *rl, sf_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Call periodically (the coordinator does every loop iteration): once the window in which lines
+ * were suppressed is over, log "<what>: N similar lines suppressed" at `level`, so a burst that
+ * is not followed by another line of the same limiter is still accounted for. Returns 1 if it
+ * logged. */
+int sf_log_rl_flush(sf_ratelimit *rl, sf_log_level level, const char *what);
 
 #define SF_ERROR(...) sf_log(SF_LOG_ERROR, __VA_ARGS__)
 #define SF_WARN(...) sf_log(SF_LOG_WARN, __VA_ARGS__)

@@ -167,6 +167,12 @@ void coord_tick(coord *c) {
   int ok = rs_commit(c) == SF_OK && c->redis_up;
   out_flush(c, ok);
   if (c->redis_up) cache_trim(c);
+  /* account for rate-limited lines whose burst ended without a later line to carry the count */
+  sf_log_rl_flush(&c->wstats.rl, SF_LOG_WARN, "dropped frames on the worker socket");
+  sf_log_rl_flush(&c->cstats.rl, SF_LOG_WARN, "dropped frames on the client socket");
+  sf_log_rl_flush(&c->wstats.rl_oversized, SF_LOG_WARN, "oversized frames on the worker socket");
+  sf_log_rl_flush(&c->cstats.rl_oversized, SF_LOG_WARN, "oversized frames on the client socket");
+  sf_log_rl_flush(&c->rl, SF_LOG_WARN, "bad requests and stale results");
 }
 
 /* Read and handle up to BATCH messages from one socket. Returns messages read. */

@@ -2,11 +2,15 @@
  * flags, precedence, errors), the seed rule, the output path rule, UTF-8 and prompt checks, and
  * that every status code has a message and a name. */
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sf_config.h"
 #include "sf_job.h"
+#include "sf_log.h"
 #include "sf_status.h"
 #include "test_util.h"
 
@@ -91,8 +95,44 @@ static void test_rules(void) {
   CHECK(strcmp(sf_strerror((sf_status)SF_STATUS_COUNT), "unknown status") == 0);
 }
 
+/* Rate-limited logging: a burst beyond the budget is suppressed, and the number suppressed is
+ * logged by sf_log_rl_flush once the window is over even when no later line comes. stderr goes
+ * to a temporary file for the duration. */
+static void test_ratelimit(void) {
+  char path[] = "/tmp/strike-log-XXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0);
+  if (fd < 0) return;
+  int saved = dup(STDERR_FILENO);
+  dup2(fd, STDERR_FILENO);
+  sf_ratelimit rl;
+  memset(&rl, 0, sizeof rl);
+  rl.period_ms = 20;
+  rl.burst = 2;
+  for (int i = 0; i < 10; i++) sf_log_rl(&rl, SF_LOG_WARN, "bad frame %d", i);
+  int early = sf_log_rl_flush(&rl, SF_LOG_WARN, "x"); /* window not over yet (unless very slow) */
+  struct timespec ts = {0, 30 * 1000000L};
+  nanosleep(&ts, NULL);
+  int flushed = sf_log_rl_flush(&rl, SF_LOG_WARN, "bad frames");
+  int again = sf_log_rl_flush(&rl, SF_LOG_WARN, "bad frames");
+  fflush(stderr);
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  char text[4096] = "";
+  FILE *f = fopen(path, "r");
+  size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
+  text[n] = '\0';
+  if (f) fclose(f);
+  close(fd);
+  unlink(path);
+  CHECK(strstr(text, "bad frame 0") && strstr(text, "bad frame 1") && !strstr(text, "bad frame 2"));
+  CHECK(flushed + early == 1 && again == 0);
+  CHECK_MSG(strstr(text, ": 8 similar lines suppressed") != NULL, "log was: %s", text);
+}
+
 int main(void) {
   test_config();
   test_rules();
+  test_ratelimit();
   return test_report("farm_common_rules");
 }
