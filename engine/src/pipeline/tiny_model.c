@@ -490,7 +490,9 @@ se_status se_make_random_model(const char *dir, se_gen_preset preset, uint64_t s
 
     const int sdxl = preset == SE_GEN_SDXL;
     const se_dtype dt = SE_F16; /* both presets: fp16 files, as SDXL ships */
-    clip_shape l = {vocab, 32, 64, 3, 2, 32, 0, 0}, g = {vocab, 32, 64, 3, 2, 32, 1, 1};
+    /* bigG wider than CLIP-L (48 vs 32), as in the fixture model (tests/fixtures/pipeline) and in
+     * SDXL; diffusers' from_single_file needs the widths to differ */
+    clip_shape l = {vocab, 32, 64, 3, 2, 32, 0, 0}, g = {vocab, 48, 64, 3, 2, 48, 1, 1};
     if (sdxl) {
         l = (clip_shape){49408, 768, 3072, 12, 12, 768, 0, 0};
         g = (clip_shape){49408, 1280, 5120, 32, 20, 1280, 1, 1};
