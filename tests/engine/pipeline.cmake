@@ -2,7 +2,7 @@
 # model (tests/fixtures/pipeline, made by tests/reference/make_pipeline_fixtures.py).
 add_executable(test_pipeline ${CMAKE_CURRENT_LIST_DIR}/test_pipeline.c)
 target_link_libraries(test_pipeline PRIVATE strike_engine m)
-target_include_directories(test_pipeline PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+target_include_directories(test_pipeline PRIVATE ${CMAKE_CURRENT_LIST_DIR} ${STRIKE_ENGINE_SRC_DIR})
 target_compile_definitions(test_pipeline PRIVATE STRIKE_FIXTURES_DIR="${STRIKE_FIXTURES_DIR}")
 foreach(c e4 e2 e8 s1 nonsquare batch2 latents bigseed long philox sgm lora api)
   add_test(NAME engine_pipeline_${c} COMMAND test_pipeline ${c})

@@ -15,7 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "io/safetensors.h"
+#include "io/safetensors_write.h"
 #include "strike/engine.h"
 #include "fixture_util.h"
 #include "test_util.h"
@@ -163,6 +166,29 @@ static void run_case(se_engine *e, const char *name) {
     CHECK(m == NULL);
 }
 
+/* Writes the SGM fixture checkpoint to path without the tensor `drop` and with `reshape` stored
+ * as a [numel] vector (NULL: none); returns 1 when done. */
+static int write_broken_sgm(const char *path, const char *drop, const char *reshape) {
+    se_st_file *f = NULL;
+    se_st_writer *w = NULL;
+    int ok = se_st_open(FIX "model_sgm.safetensors", &f) == SE_OK && se_st_writer_new(&w) == SE_OK;
+    for (size_t i = 0; ok && i < se_st_count(f); i++) {
+        const se_st_tensor *t = se_st_at(f, i);
+        if (strcmp(t->name, drop) == 0 || t->ndim == 0) continue; /* (scalars: logit_scale, unused) */
+        float *v = malloc((size_t)t->numel * sizeof(float));
+        ok = v && se_st_read_host(f, t, SE_F32, v, (size_t)t->numel * sizeof(float)) == SE_OK;
+        int64_t flat[1] = {t->numel};
+        int vec = reshape && strcmp(t->name, reshape) == 0;
+        if (ok) ok = se_st_writer_add(w, t->name, SE_F16, vec ? 1 : t->ndim, vec ? flat : t->shape, v) == SE_OK;
+        free(v);
+    }
+    if (ok) ok = se_st_writer_save(w, path) == SE_OK;
+    if (!ok) fprintf(stderr, "write_broken_sgm: %s\n", se_last_error());
+    se_st_writer_destroy(&w);
+    se_st_close(&f);
+    return ok;
+}
+
 static int g_progress_denoise, g_progress_done;
 
 static void on_progress(void *user, const se_progress *p) {
@@ -257,6 +283,26 @@ static void run_api(se_engine *e) {
     CHECK_MSG(st != SE_OK && m == NULL && strstr(se_last_error(), "lora"), "%d %s", st, se_last_error());
     printf("LoRA for another model: %s\n", se_last_error());
     d.lora_file = NULL;
+    /* an incomplete SGM checkpoint and one with a mismatched tensor: refused, the tensor named */
+    char tmp[] = "/tmp/strike-pipeline-test.XXXXXX";
+    CHECK(mkdtemp(tmp) != NULL);
+    char broken[256];
+    snprintf(broken, sizeof broken, "%s/broken.safetensors", tmp);
+    CHECK(write_broken_sgm(broken, "model.diffusion_model.out.2.weight", NULL));
+    d.checkpoint_file = broken;
+    st = se_engine_load_model(e, &d, &m);
+    CHECK_MSG(st == SE_ERR_MISSING_TENSOR && m == NULL && strstr(se_last_error(), "conv_out.weight") &&
+              strstr(se_last_error(), "out.2.weight"), "%d %s", st, se_last_error());
+    printf("incomplete checkpoint: %s\n", se_last_error());
+    CHECK(write_broken_sgm(broken, "", "conditioner.embedders.1.model.token_embedding.weight"));
+    st = se_engine_load_model(e, &d, &m);
+    CHECK_MSG(st == SE_ERR_SHAPE && m == NULL && strstr(se_last_error(), "token_embedding.weight"),
+              "%d %s", st, se_last_error());
+    if (m) se_engine_unload_model(e, &m);
+    printf("mismatched tensor: %s\n", se_last_error());
+    d.checkpoint_file = NULL;
+    remove(broken);
+    rmdir(tmp);
     se_job_noise nz;
     CHECK(se_job_noise_parse("philox", &nz) == SE_OK && nz == SE_JOB_NOISE_PHILOX);
     CHECK(se_job_noise_parse("gpu", &nz) == SE_ERR_INVALID_ARG);
