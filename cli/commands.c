@@ -189,10 +189,11 @@ int cli_workers(int argc, char **argv) {
                                (json_int_t)w->heartbeat_age_ms, "in_flight", (int)w->in_flight, "credit",
                                (int)w->credit, "state", w->state, "version", w->version));
         }
-        print_json(json_pack("{s:o, s:I, s:I, s:I, s:I, s:b}", "workers", arr, "frames_malformed",
+        print_json(json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "workers", arr, "frames_malformed",
                              (json_int_t)r->frames_malformed, "frames_oversized", (json_int_t)r->frames_oversized,
                              "results_stale", (json_int_t)r->results_stale, "results_duplicate",
-                             (json_int_t)r->results_duplicate, "redis_up", (int)r->redis_up));
+                             (json_int_t)r->results_duplicate, "leases_expired", (json_int_t)r->leases_expired,
+                             "leases_unreported", (json_int_t)r->leases_unreported, "redis_up", (int)r->redis_up));
     } else {
         printf("%-32s %-16s %-6s %-28s %-20s %10s %8s %9s %6s\n", "WORKER", "HOST", "ENGINE", "DEVICE", "MODELS",
                "DONE", "RATE/s", "HB AGE ms", "STATE");
@@ -216,9 +217,10 @@ int cli_workers(int argc, char **argv) {
                    w->state);
         }
         printf("frames dropped: %" PRIu64 " malformed, %" PRIu64 " oversized; results ignored: %" PRIu64
-               " stale, %" PRIu64 " duplicate; redis %s\n",
-               r->frames_malformed, r->frames_oversized, r->results_stale, r->results_duplicate,
-               r->redis_up ? "up" : "DOWN");
+               " stale, %" PRIu64 " duplicate; leases re-queued: %" PRIu64 " (%" PRIu64
+               " not held by their worker); redis %s\n",
+               r->frames_malformed, r->frames_oversized, r->results_stale, r->results_duplicate, r->leases_expired,
+               r->leases_unreported, r->redis_up ? "up" : "DOWN");
     }
     strike__envelope__free_unpacked(rep, NULL);
     rc = CLI_OK;

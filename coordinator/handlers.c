@@ -198,6 +198,8 @@ static void on_workers(coord *c, const sf_peer *peer, uint64_t rid) {
   rep.results_stale = c->stats.results_stale;
   rep.results_duplicate = c->stats.results_duplicate;
   rep.redis_up = c->redis_up;
+  rep.leases_expired = c->stats.leases_expired;
+  rep.leases_unreported = c->stats.leases_unreported;
   env.request_id = rid;
   env.body_case = STRIKE__ENVELOPE__BODY_WORKERS_REPLY;
   env.workers_reply = &rep;

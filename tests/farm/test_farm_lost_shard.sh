@@ -15,6 +15,8 @@ h_prompts "$H_DIR/p.txt" 300 lost
 id=$(h_strike submit "$H_DIR/p.txt") || h_fail "submit failed"
 h_wait_finished "$id" >/dev/null
 h_check_exactly_once "$id" 300
+u=$(h_strike workers --json | jq .leases_unreported)
+[ "$u" -eq 3 ] || h_fail "strike workers says leases_unreported=$u, expected 3"
 n=$(grep -c "is not held by its live worker w1" "$H_DIR/logs/coordinator.log")
 [ "$n" -eq 3 ] || h_fail "expected the 3 dropped leases re-queued by reconciliation, log says $n"
 [ "$(grep -c "test hook --test-drop-shards: dropping" "$H_DIR/logs/worker-w1.log")" -eq 3 ] || h_fail "the worker did not drop 3 shards"
