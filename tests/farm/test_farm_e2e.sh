@@ -54,6 +54,12 @@ p2=$(jq -r 'select(.index == 1) | .path' "$r2")
 
 # Status of all, workers listing, resubmitting the same file is a no-op resume.
 h_strike status --json | jq -e 'length >= 2' >/dev/null || h_fail "status list"
+# ... newest first, every submission, --limit, and the table
+ids=$(h_strike status --json | jq -r '.[].submission_id' | tr '\n' ' ')
+[ "$ids" = "$id2 $id " ] || h_fail "status without an id lists \"$ids\", expected \"$id2 $id \""
+[ "$(h_strike status --json --limit 1 | jq -r '.[].submission_id')" = "$id2" ] || h_fail "status --limit 1"
+h_strike status | grep -Eq "^$id +finished +1500 " || h_fail "status table lacks $id: $(h_strike status)"
+h_strike status | grep -Eq "^$id2 +finished +3 " || h_fail "status table lacks $id2: $(h_strike status)"
 h_strike workers | grep -q w2 || h_fail "workers list lacks w2"
 again=$(h_strike submit "$H_DIR/p.txt" --seed 1000 --width 512 --height 512 2>"$H_DIR/again.err")
 [ "$again" = "$id" ] || h_fail "re-running the same submit made $again, expected $id"
