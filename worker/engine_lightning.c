@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sf_status.h"
 #include "strike/engine.h"
@@ -23,6 +24,7 @@
 #endif
 
 #define LT_MAX_MODELS 16
+#define LT_DEFAULT_MODELS "/etc/strike/models.json" /* when no model is given (and no $STRIKE_MODELS) */
 
 typedef struct lt_model {
     char name[128];
@@ -398,6 +400,11 @@ sw_engine *sw_engine_lightning_create(const char *kind, const char *options, int
     if (rc == 0 && se_engine_new(&p, &le->e) != SE_OK) {
         snprintf(err, errlen, "lightning engine (%s): %s", kind, se_last_error());
         rc = -1;
+    }
+    if (rc == 0 && le->nmodels == 0) { /* no model given: the models config, as strike-render */
+        const char *mf = getenv("STRIKE_MODELS");
+        if ((!mf || !*mf) && access(LT_DEFAULT_MODELS, R_OK) == 0) mf = LT_DEFAULT_MODELS;
+        if (mf && *mf) rc = add_specs(le, mf, err, errlen);
     }
     if (rc == 0 && le->nmodels == 0) {
         snprintf(err, errlen, "lightning engine: no model: pass --engine-options model=[NAME:]PATH or models=FILE "

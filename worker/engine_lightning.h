@@ -17,6 +17,8 @@
  *                      naming one load it from its spec (base folder, UNet file or SGM
  *                      checkpoint, LoRA, VAE, prediction); a job whose steps the model does not
  *                      list fails with SF_ERR_INVALID_STEPS naming the model and its steps
+ *                      With neither model= nor models=: $STRIKE_MODELS, else
+ *                      /etc/strike/models.json when it exists (as strike-render).
  *   unet.NAME=FILE     a Lightning UNet file (sdxl_lightning_4step_unet.safetensors) used over
  *                      NAME's folder (its unet/config.json); after model=NAME:PATH
  *   prediction.NAME=epsilon|sample   (sample for the 1-step x0 UNet; default: the folder's
