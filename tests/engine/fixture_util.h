@@ -1,7 +1,9 @@
 /*
  * fixture_util.h - small helpers the engine tests share for reading fixture files and comparing
  * float outputs with a reference:
- *   fixture_read(path, want)   exactly `want` bytes of a file (malloc'd), or NULL with a message
+ *   fixture_read(path, want)   a file of exactly `want` bytes (malloc'd), or NULL with a message
+ *                              (missing, shorter or longer)
+ *   fixture_read_in(dir, name, want)  the same for dir/name (dir ends in '/')
  *   rel_err_l2(got, ref, n)    ||got - ref|| / ||ref||; inf for a non-finite value; 0 when both
  *                              are all zero, inf when only the reference is
  *   rel_err_max(got, ref, n)   max |got - ref| / max |ref| (a NaN counts as a failure)
@@ -23,13 +25,24 @@ static inline void *fixture_read(const char *path, size_t want) {
     }
     void *buf = malloc(want ? want : 1);
     size_t got = buf ? fread(buf, 1, want, f) : 0;
+    int extra = fgetc(f) != EOF;
     fclose(f);
-    if (got != want) {
-        fprintf(stderr, "%s: %zu of %zu bytes\n", path, got, want);
+    if (got != want || extra) {
+        fprintf(stderr, "%s: expected exactly %zu bytes\n", path, want);
         free(buf);
         return NULL;
     }
     return buf;
+}
+
+static inline void *fixture_read_in(const char *dir, const char *name, size_t want) {
+    char path[1024];
+    int len = snprintf(path, sizeof path, "%s%s", dir, name);
+    if (len < 0 || (size_t)len >= sizeof path) {
+        fprintf(stderr, "fixture path too long: %s%s\n", dir, name);
+        return NULL;
+    }
+    return fixture_read(path, want);
 }
 
 static inline double rel_err_l2(const float *got, const float *ref, size_t n) {

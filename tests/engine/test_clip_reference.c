@@ -23,18 +23,13 @@
 #define T 77
 #define FIX STRIKE_FIXTURES_DIR "/clip/"
 
-/* Reads n values of 4 bytes (little-endian host assumed, as the CI machines are). */
+/* Reads exactly n values of 4 bytes into dst (little-endian host assumed, as the CI machines
+ * are); 0 (reported) otherwise. */
 static int read_raw(const char *name, void *dst, size_t n) {
-    FILE *f = fopen(name, "rb");
-    if (!f) {
-        fprintf(stderr, "cannot open %s\n", name);
-        return 0;
-    }
-    size_t got = fread(dst, 4, n, f);
-    int extra = fgetc(f) != EOF;
-    fclose(f);
-    if (got != n || extra) fprintf(stderr, "%s: expected %zu values\n", name, n);
-    return got == n && !extra;
+    void *buf = fixture_read(name, n * 4);
+    if (buf) memcpy(dst, buf, n * 4);
+    free(buf);
+    return buf != NULL;
 }
 
 

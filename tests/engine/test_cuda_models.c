@@ -34,6 +34,7 @@
 #include "model/unet.h"
 #include "model/vae.h"
 #include "strike/engine.h"
+#include "fixture_util.h"
 #include "test_util.h"
 
 #define FIX STRIKE_FIXTURES_DIR "/"
@@ -85,18 +86,6 @@ static se_backend *cuda_backend(se_dtype dt) {
     return st == SE_OK ? be : NULL;
 }
 
-/* ||got - ref|| / ||ref||; inf for a non-finite value or a zero reference. */
-static double rel_err(const float *got, const float *ref, size_t n) {
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!isfinite(got[i])) return INFINITY;
-        double d = (double)got[i] - (double)ref[i];
-        num += d * d;
-        den += (double)ref[i] * ref[i];
-    }
-    return den > 0 ? sqrt(num / den) : INFINITY;
-}
-
 /* PSNR of two 8-bit images (inf when equal); *maxd receives the max abs difference. */
 static double psnr8(const uint8_t *got, const uint8_t *ref, size_t n, int *maxd) {
     double se = 0;
@@ -108,27 +97,6 @@ static double psnr8(const uint8_t *got, const uint8_t *ref, size_t n, int *maxd)
     }
     double mse = n ? se / (double)n : 0;
     return mse == 0 ? INFINITY : 10.0 * log10(255.0 * 255.0 / mse);
-}
-
-/* Reads exactly `want` bytes of fixture file FIX<rel>; NULL (reported) otherwise. */
-static void *read_fixture(const char *rel, size_t want) {
-    char path[1024];
-    snprintf(path, sizeof path, FIX "%s", rel);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "missing fixture %s\n", path);
-        return NULL;
-    }
-    void *buf = malloc(want ? want : 1);
-    size_t got = buf ? fread(buf, 1, want, f) : 0;
-    int extra = fgetc(f) != EOF;
-    fclose(f);
-    if (got != want || extra) {
-        fprintf(stderr, "%s: expected exactly %zu bytes\n", path, want);
-        free(buf);
-        return NULL;
-    }
-    return buf;
 }
 
 /* Downloads backend tensor t (any float dtype) as n floats. */
@@ -192,7 +160,7 @@ static void on_probe(void *user, const char *name, const se_tensor *t) {
     float *got = malloc(n * 4), *ref = malloc(n * 4);
     if (got && ref && se_st_shape_is(r, t->ndim, t->ne) && download_f32(g_be, t, got, n) &&
         se_st_read_host(ps->io, r, SE_F32, ref, n * 4) == SE_OK) {
-        double e = rel_err(got, ref, n);
+        double e = rel_err_l2(got, ref, n);
         printf("  %-8s rel err %.3g\n", name, e);
         CHECK_MSG(e <= F32_TOL, "intermediate %s: rel err %.3g > %g", name, e, F32_TOL);
         if (!(e <= ps->worst)) ps->worst = e;
@@ -235,7 +203,7 @@ static void run_unet(const char *name, se_dtype dt) {
         float *got = malloc(n * 4), *ref = malloc(n * 4);
         if (st == SE_OK && r && (size_t)r->numel == n && got && ref && download_f32(g_be, &out, got, n) &&
             se_st_read_host(io, r, SE_F32, ref, n * 4) == SE_OK) {
-            double e = rel_err(got, ref, n), tol = dt == SE_F32 ? F32_TOL : UNET_BF16_TOL;
+            double e = rel_err_l2(got, ref, n), tol = dt == SE_F32 ? F32_TOL : UNET_BF16_TOL;
             printf("unet %s %s: out rel err %.3g (tolerance %g)\n", name, se_dtype_name(dt), e, tol);
             CHECK_MSG(e <= tol, "unet %s %s: output rel err %.3g > %g", name, se_dtype_name(dt), e, tol);
             /* A second run (no probe, arenas reused) gives the same bits. */
@@ -275,9 +243,9 @@ static void clip_compare(se_backend *be, const se_tensor *t, const char *file, c
     size_t n = (size_t)se_tensor_numel(t);
     char rel[256];
     snprintf(rel, sizeof rel, "clip/%s", file);
-    float *want = read_fixture(rel, n * 4), *got = malloc(n * 4);
+    float *want = fixture_read_in(FIX, rel, n * 4), *got = malloc(n * 4);
     if (want && got && t->data && download_f32(be, t, got, n)) {
-        double e = rel_err(got, want, n);
+        double e = rel_err_l2(got, want, n);
         printf("  %-34s rel err %.3g\n", what, e);
         CHECK_MSG(e <= F32_TOL, "%s: relative error %g > %g", what, e, F32_TOL);
     } else {
@@ -290,7 +258,7 @@ static void clip_compare(se_backend *be, const se_tensor *t, const char *file, c
 static void clip_encoder(se_backend *be, const char *name, const char *ids_file, int64_t D, int skip1) {
     char path[512];
     snprintf(path, sizeof path, FIX "clip/%s", name);
-    int32_t *ids = read_fixture(ids_file, CB * CT * 4);
+    int32_t *ids = fixture_read_in(FIX, ids_file, CB * CT * 4);
     se_clip *enc = NULL;
     se_status st = se_clip_load(path, be, &enc);
     CHECK_MSG(st == SE_OK, "load %s: %s", name, se_last_error());
@@ -329,7 +297,7 @@ static void run_clip(void) {
     se_clip *e1 = NULL, *e2 = NULL;
     CHECK(se_clip_load(FIX "clip/text_encoder", be, &e1) == SE_OK);
     CHECK(se_clip_load(FIX "clip/text_encoder_2", be, &e2) == SE_OK);
-    int32_t *i1 = read_fixture("clip/ids_1.i32", CB * CT * 4), *i2 = read_fixture("clip/ids_2.i32", CB * CT * 4);
+    int32_t *i1 = fixture_read_in(FIX, "clip/ids_1.i32", CB * CT * 4), *i2 = fixture_read_in(FIX, "clip/ids_2.i32", CB * CT * 4);
     if (e1 && e2 && i1 && i2) {
         se_tensor ctx = new_tensor(be, 3, CB, CT, 64 + 48, "ctx");
         se_tensor pooled = new_tensor(be, 2, CB, se_clip_pooled_dim(e2), 0, "pooled");
@@ -369,9 +337,9 @@ static void run_vae(se_dtype dt) {
         }
         const size_t nz = (size_t)B * 4 * h * w, nimg = (size_t)B * 3 * (8 * h) * (8 * w);
         snprintf(fn, sizeof fn, "vae/case_%s.latents.f32", name);
-        float *lat = read_fixture(fn, nz * 4);
+        float *lat = fixture_read_in(FIX, fn, nz * 4);
         snprintf(fn, sizeof fn, "vae/case_%s.rgb.u8", name);
-        uint8_t *ref8 = read_fixture(fn, nimg);
+        uint8_t *ref8 = fixture_read_in(FIX, fn, nimg);
         uint8_t *rgb = malloc(nimg);
         float *img = malloc(nimg * 4);
         if (lat && ref8 && rgb && img) {
@@ -464,14 +432,14 @@ static void run_pipeline(const char *name, se_compute_dtype dt) {
     const size_t nlat = (size_t)4 * (size_t)(fj[0].H / 8) * (size_t)(fj[0].W / 8);
     char fn[160];
     snprintf(fn, sizeof fn, "pipeline/case_%s.rgb.u8", name);
-    uint8_t *ref = st == SE_OK ? read_fixture(fn, img * (size_t)n) : NULL;
+    uint8_t *ref = st == SE_OK ? fixture_read_in(FIX, fn, img * (size_t)n) : NULL;
     /* start column: "-" = the seed's cpu noise, "philox" = the seed's philox noise, else a file */
     const int philox = strcmp(fj[0].start, "philox") == 0;
     const int given = !philox && strcmp(fj[0].start, "-") != 0;
     float *start = NULL;
     if (given) {
         snprintf(fn, sizeof fn, "pipeline/%s", fj[0].start);
-        start = read_fixture(fn, nlat * 4 * (size_t)n);
+        start = fixture_read_in(FIX, fn, nlat * 4 * (size_t)n);
         CHECK(start != NULL);
     }
     uint8_t *out = calloc(img * (size_t)n, 1);

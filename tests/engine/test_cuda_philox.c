@@ -27,6 +27,7 @@
 
 #include "core/error.h"
 #include "sample/noise.h"
+#include "fixture_util.h"
 #include "test_util.h"
 
 #define MATCH_TOL 1e-4
@@ -38,25 +39,6 @@ typedef struct cmp_result {
     size_t exact, total;
     int bad_input;
 } cmp_result;
-
-/* Reads exactly n float32 values from path; NULL (reported) otherwise. */
-static float *read_f32(const char *path, size_t n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "philox: cannot open %s\n", path);
-        return NULL;
-    }
-    float *v = malloc(n * sizeof *v);
-    size_t got = v ? fread(v, sizeof *v, n, f) : 0;
-    int extra = fgetc(f) != EOF;
-    fclose(f);
-    if (got != n || extra) {
-        fprintf(stderr, "philox: %s: expected exactly %zu float32 values\n", path, n);
-        free(v);
-        return NULL;
-    }
-    return v;
-}
 
 /* Compares every case of dir/index.txt with se_noise_fill(philox); quiet: no key=value lines. */
 static cmp_result compare_dir(const char *dir, int quiet) {
@@ -86,7 +68,7 @@ static cmp_result compare_dir(const char *dir, int quiet) {
             continue;
         }
         snprintf(path, sizeof path, "%s/%s", dir, file);
-        float *torch = read_f32(path, (size_t)n), *ours = malloc((size_t)n * sizeof *ours);
+        float *torch = fixture_read(path, (size_t)n * sizeof(float)), *ours = malloc((size_t)n * sizeof *ours);
         se_status st = ours ? se_noise_fill(SE_NOISE_PHILOX, seed, ours, (size_t)n) : SE_ERR_NOMEM;
         if (!torch || st != SE_OK) {
             if (st != SE_OK) fprintf(stderr, "philox: noise: %s\n", se_last_error());

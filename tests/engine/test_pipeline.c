@@ -35,13 +35,6 @@ typedef struct fjob {
     char prompt[1024];
 } fjob;
 
-/* Fixture `name` (under FIX), exactly want bytes (fixture_util.h). */
-static void *read_file(const char *name, size_t want) {
-    char path[512];
-    snprintf(path, sizeof path, FIX "%s", name);
-    return fixture_read(path, want);
-}
-
 /* Reads the jobs of case `name` from cases.txt into out[]; returns their count. */
 static int load_case(const char *name, fjob *out) {
     FILE *f = fopen(FIX "cases.txt", "r");
@@ -109,13 +102,13 @@ static void run_case(se_engine *e, const char *name) {
     const size_t img = (size_t)fj[0].H * (size_t)fj[0].W * 3;
     char fn[128];
     snprintf(fn, sizeof fn, "case_%s.rgb.u8", name);
-    uint8_t *ref = read_file(fn, img * (size_t)n);
+    uint8_t *ref = fixture_read_in(FIX, fn, img * (size_t)n);
     float *start = NULL;
     const size_t nlat = (size_t)4 * (size_t)(fj[0].H / 8) * (size_t)(fj[0].W / 8);
     /* start column: "-" = the seed's cpu noise, "philox" = the seed's philox noise, else a file */
     const int philox = strcmp(fj[0].start, "philox") == 0;
     const int given = !philox && strcmp(fj[0].start, "-") != 0;
-    if (given) start = read_file(fj[0].start, nlat * 4 * (size_t)n);
+    if (given) start = fixture_read_in(FIX, fj[0].start, nlat * 4 * (size_t)n);
     uint8_t *out = calloc(img * (size_t)n, 1);
     se_job jobs[MAXJ];
     se_job_result res[MAXJ];

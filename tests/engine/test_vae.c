@@ -21,13 +21,6 @@
 
 #define FIX STRIKE_FIXTURES_DIR "/vae/"
 
-/* Fixture `name` (under FIX), exactly want bytes (fixture_util.h). */
-static void *read_file(const char *name, size_t want) {
-    char path[512];
-    snprintf(path, sizeof path, FIX "%s", name);
-    return fixture_read(path, want);
-}
-
 /* Decodes the fixture cases on be (only the one called `only` when not NULL); returns the
  * number of cases run. */
 static int run_cases(se_backend *be, const char *label, const char *only) {
@@ -47,11 +40,11 @@ static int run_cases(se_backend *be, const char *label, const char *only) {
         if (only && strcmp(name, only) != 0) continue;
         const size_t nz = (size_t)B * 4 * h * w, nimg = (size_t)B * 3 * (8 * h) * (8 * w);
         snprintf(fn, sizeof fn, "case_%s.latents.f32", name);
-        float *lat = read_file(fn, nz * 4);
+        float *lat = fixture_read_in(FIX, fn, nz * 4);
         snprintf(fn, sizeof fn, "case_%s.image.f32", name);
-        float *ref = read_file(fn, nimg * 4);
+        float *ref = fixture_read_in(FIX, fn, nimg * 4);
         snprintf(fn, sizeof fn, "case_%s.rgb.u8", name);
-        uint8_t *ref8 = read_file(fn, nimg);
+        uint8_t *ref8 = fixture_read_in(FIX, fn, nimg);
         float *img = malloc(nimg * 4);
         uint8_t *rgb = malloc(nimg);
         CHECK(lat && ref && ref8 && img && rgb);
