@@ -11,7 +11,7 @@ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRIKE_FARM=O
   -DSTRIKE_SANITIZE=OFF >/dev/null
 ninja -C "$build" strike_engine >/dev/null
 cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -I"$root/engine/include" -I"$root/engine/src" \
-  "$root/bench/tokenizer_bench.c" "$build/engine/libstrike_engine.a" \
+  -I"$root/tests/engine" "$root/bench/tokenizer_bench.c" "$build/engine/libstrike_engine.a" \
   $(pkg-config --libs jansson) -lz -lm -lpthread -o "$build/tokenizer_bench"
 echo "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 taskset -c 0 "$build/tokenizer_bench" "$root/tests/fixtures/tokenizer" "${1:-400000}" 2>/dev/null ||

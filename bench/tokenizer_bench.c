@@ -9,33 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <zlib.h>
 
+#include "test_tokenizer_gz.h" /* read_gz, shared with the text tests (tests/engine) */
 #include "text/tokenizer.h"
-
-static char *read_gz(const char *path, size_t *len) {
-    gzFile f = gzopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 1 << 22, n = 0;
-    char *buf = malloc(cap + 1);
-    int got;
-    while (buf && (got = gzread(f, buf + n, (unsigned)(cap - n))) > 0) {
-        n += (size_t)got;
-        if (n == cap) {
-            char *nb = realloc(buf, 2 * cap + 1);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    gzclose(f);
-    if (buf) buf[n] = '\0', *len = n;
-    return buf;
-}
 
 static const char *WORDS[] = {
     "a", "photo", "of", "the", "cat", "dog", "astronaut", "riding", "horse", "on", "mars", "beautiful",

@@ -68,6 +68,24 @@ static se_status need_dtype(const char *op, const char *role, const se_tensor *t
     return SE_OK;
 }
 
+/* One tensor argument of an op for need_args: its role in messages, the tensor, and whether its
+ * dtype must equal the first argument's (otherwise any float dtype). */
+typedef struct op_arg {
+    const char *role;
+    const se_tensor *t;
+    bool same_dtype;
+} op_arg;
+
+/* The common checks of an op's arguments, in this order: every tensor exists, has data and is
+ * contiguous (need_tensor), then every dtype is a float one and, where asked, the first
+ * argument's (need_dtype). */
+static se_status need_args(const char *op, const op_arg *args, int n) {
+    for (int i = 0; i < n; i++) SE_TRY(need_tensor(op, args[i].role, args[i].t, true));
+    for (int i = 0; i < n; i++)
+        SE_TRY(need_dtype(op, args[i].role, args[i].t, args[i].same_dtype ? args[0].t : NULL));
+    return SE_OK;
+}
+
 /* Hands a filled op to the backend after asking whether it supports it. */
 static se_status run(se_backend *be, se_op *op) {
     if (!be) return se_fail(SE_ERR_INVALID_ARG, "%s: NULL backend", se_op_name(op->kind));
@@ -102,12 +120,8 @@ static se_status need_bias(const char *op, const se_tensor *b, int64_t n) {
 se_status se_conv2d(se_backend *be, const se_tensor *x, const se_tensor *w, const se_tensor *b,
                     int stride, int pad, se_tensor *y) {
     const char *op = "conv2d";
-    SE_TRY(need_tensor(op, "input", x, true));
-    SE_TRY(need_tensor(op, "weight", w, true));
-    SE_TRY(need_tensor(op, "output", y, true));
-    SE_TRY(need_dtype(op, "input", x, NULL));
-    SE_TRY(need_dtype(op, "weight", w, NULL));
-    SE_TRY(need_dtype(op, "output", y, x));
+    SE_TRY(need_args(op, (const op_arg[]){{"input", x, false}, {"weight", w, false},
+                                          {"output", y, true}}, 3));
     if (stride != 1 && stride != 2)
         return se_fail(SE_ERR_INVALID_ARG, "conv2d: weight '%s': stride %d (expected 1 or 2)", w->name, stride);
     int64_t ex[4] = {ANY, ANY, ANY, ANY};
@@ -149,12 +163,8 @@ static se_status need_rows(const char *op, const se_tensor *x, const se_tensor *
 se_status se_linear(se_backend *be, const se_tensor *x, const se_tensor *w, const se_tensor *b,
                     se_tensor *y) {
     const char *op = "linear";
-    SE_TRY(need_tensor(op, "input", x, true));
-    SE_TRY(need_tensor(op, "weight", w, true));
-    SE_TRY(need_tensor(op, "output", y, true));
-    SE_TRY(need_dtype(op, "input", x, NULL));
-    SE_TRY(need_dtype(op, "weight", w, NULL));
-    SE_TRY(need_dtype(op, "output", y, x));
+    SE_TRY(need_args(op, (const op_arg[]){{"input", x, false}, {"weight", w, false},
+                                          {"output", y, true}}, 3));
     if (x->ndim < 1) return se_fail(SE_ERR_SHAPE, "linear: input '%s' is a scalar", x->name);
     int64_t ew[2] = {ANY, x->ne[x->ndim - 1]};
     SE_TRY(need_shape(op, "weight", w, 2, ew));
@@ -168,14 +178,8 @@ se_status se_linear(se_backend *be, const se_tensor *x, const se_tensor *w, cons
 se_status se_group_norm(se_backend *be, const se_tensor *x, const se_tensor *gamma,
                         const se_tensor *beta, int groups, float eps, int fuse_silu, se_tensor *y) {
     const char *op = "group_norm";
-    SE_TRY(need_tensor(op, "input", x, true));
-    SE_TRY(need_tensor(op, "gamma", gamma, true));
-    SE_TRY(need_tensor(op, "beta", beta, true));
-    SE_TRY(need_tensor(op, "output", y, true));
-    SE_TRY(need_dtype(op, "input", x, NULL));
-    SE_TRY(need_dtype(op, "gamma", gamma, NULL));
-    SE_TRY(need_dtype(op, "beta", beta, NULL));
-    SE_TRY(need_dtype(op, "output", y, x));
+    SE_TRY(need_args(op, (const op_arg[]){{"input", x, false}, {"gamma", gamma, false},
+                                          {"beta", beta, false}, {"output", y, true}}, 4));
     if (x->ndim < 2) return se_fail(SE_ERR_SHAPE, "group_norm: input '%s' needs at least 2 dims [B,C,...]", x->name);
     int64_t c = x->ne[1];
     if (groups <= 0 || c % groups != 0)
@@ -195,14 +199,8 @@ se_status se_group_norm(se_backend *be, const se_tensor *x, const se_tensor *gam
 se_status se_layer_norm(se_backend *be, const se_tensor *x, const se_tensor *gamma,
                         const se_tensor *beta, float eps, se_tensor *y) {
     const char *op = "layer_norm";
-    SE_TRY(need_tensor(op, "input", x, true));
-    SE_TRY(need_tensor(op, "gamma", gamma, true));
-    SE_TRY(need_tensor(op, "beta", beta, true));
-    SE_TRY(need_tensor(op, "output", y, true));
-    SE_TRY(need_dtype(op, "input", x, NULL));
-    SE_TRY(need_dtype(op, "gamma", gamma, NULL));
-    SE_TRY(need_dtype(op, "beta", beta, NULL));
-    SE_TRY(need_dtype(op, "output", y, x));
+    SE_TRY(need_args(op, (const op_arg[]){{"input", x, false}, {"gamma", gamma, false},
+                                          {"beta", beta, false}, {"output", y, true}}, 4));
     if (x->ndim < 1) return se_fail(SE_ERR_SHAPE, "layer_norm: input '%s' is a scalar", x->name);
     int64_t e[1] = {x->ne[x->ndim - 1]};
     SE_TRY(need_shape(op, "gamma", gamma, 1, e));
@@ -217,10 +215,7 @@ se_status se_layer_norm(se_backend *be, const se_tensor *x, const se_tensor *gam
 /* Elementwise unary ops: same shape and dtype; in place allowed. */
 static se_status unary(se_backend *be, se_op_kind k, const se_tensor *x, se_tensor *y) {
     const char *op = se_op_name(k);
-    SE_TRY(need_tensor(op, "input", x, true));
-    SE_TRY(need_tensor(op, "output", y, true));
-    SE_TRY(need_dtype(op, "input", x, NULL));
-    SE_TRY(need_dtype(op, "output", y, x));
+    SE_TRY(need_args(op, (const op_arg[]){{"input", x, false}, {"output", y, true}}, 2));
     SE_TRY(need_shape(op, "output", y, x->ndim, x->ne));
     se_op o = op_new(k, y);
     o.src[0] = x;
@@ -235,10 +230,7 @@ se_status se_quick_gelu(se_backend *be, const se_tensor *x, se_tensor *y) {
 
 se_status se_geglu(se_backend *be, const se_tensor *x, se_tensor *y) {
     const char *op = "geglu";
-    SE_TRY(need_tensor(op, "input", x, true));
-    SE_TRY(need_tensor(op, "output", y, true));
-    SE_TRY(need_dtype(op, "input", x, NULL));
-    SE_TRY(need_dtype(op, "output", y, x));
+    SE_TRY(need_args(op, (const op_arg[]){{"input", x, false}, {"output", y, true}}, 2));
     if (x->ndim < 1 || x->ne[x->ndim - 1] % 2 != 0) {
         char d[192];
         return se_fail(SE_ERR_SHAPE, "geglu: input %s: last dim must be even", desc(x, d, sizeof d));
@@ -251,10 +243,7 @@ se_status se_geglu(se_backend *be, const se_tensor *x, se_tensor *y) {
 
 se_status se_softmax(se_backend *be, const se_tensor *x, float scale, se_tensor *y) {
     const char *op = "softmax";
-    SE_TRY(need_tensor(op, "input", x, true));
-    SE_TRY(need_tensor(op, "output", y, true));
-    SE_TRY(need_dtype(op, "input", x, NULL));
-    SE_TRY(need_dtype(op, "output", y, x));
+    SE_TRY(need_args(op, (const op_arg[]){{"input", x, false}, {"output", y, true}}, 2));
     if (x->ndim < 1) return se_fail(SE_ERR_SHAPE, "softmax: input '%s' is a scalar", x->name);
     SE_TRY(need_shape(op, "output", y, x->ndim, x->ne));
     se_op o = op_new(SE_OP_SOFTMAX, y);
@@ -266,14 +255,8 @@ se_status se_softmax(se_backend *be, const se_tensor *x, float scale, se_tensor 
 se_status se_attention(se_backend *be, const se_tensor *q, const se_tensor *k, const se_tensor *v,
                        int heads, int causal, float scale, se_tensor *y) {
     const char *op = "attention";
-    SE_TRY(need_tensor(op, "query", q, true));
-    SE_TRY(need_tensor(op, "key", k, true));
-    SE_TRY(need_tensor(op, "value", v, true));
-    SE_TRY(need_tensor(op, "output", y, true));
-    SE_TRY(need_dtype(op, "query", q, NULL));
-    SE_TRY(need_dtype(op, "key", k, q));
-    SE_TRY(need_dtype(op, "value", v, q));
-    SE_TRY(need_dtype(op, "output", y, q));
+    SE_TRY(need_args(op, (const op_arg[]){{"query", q, false}, {"key", k, true},
+                                          {"value", v, true}, {"output", y, true}}, 4));
     int64_t eq[3] = {ANY, ANY, ANY};
     SE_TRY(need_shape(op, "query", q, 3, eq));
     int64_t c = q->ne[2];
@@ -298,10 +281,7 @@ se_status se_attention(se_backend *be, const se_tensor *q, const se_tensor *k, c
 
 se_status se_upsample_nearest2x(se_backend *be, const se_tensor *x, se_tensor *y) {
     const char *op = "upsample_nearest2x";
-    SE_TRY(need_tensor(op, "input", x, true));
-    SE_TRY(need_tensor(op, "output", y, true));
-    SE_TRY(need_dtype(op, "input", x, NULL));
-    SE_TRY(need_dtype(op, "output", y, x));
+    SE_TRY(need_args(op, (const op_arg[]){{"input", x, false}, {"output", y, true}}, 2));
     int64_t ex[4] = {ANY, ANY, ANY, ANY};
     SE_TRY(need_shape(op, "input", x, 4, ex));
     int64_t ey[4] = {x->ne[0], x->ne[1], 2 * x->ne[2], 2 * x->ne[3]};
@@ -313,12 +293,8 @@ se_status se_upsample_nearest2x(se_backend *be, const se_tensor *x, se_tensor *y
 
 se_status se_concat(se_backend *be, const se_tensor *a, const se_tensor *b, int dim, se_tensor *y) {
     const char *op = "concat";
-    SE_TRY(need_tensor(op, "first input", a, true));
-    SE_TRY(need_tensor(op, "second input", b, true));
-    SE_TRY(need_tensor(op, "output", y, true));
-    SE_TRY(need_dtype(op, "first input", a, NULL));
-    SE_TRY(need_dtype(op, "second input", b, a));
-    SE_TRY(need_dtype(op, "output", y, a));
+    SE_TRY(need_args(op, (const op_arg[]){{"first input", a, false}, {"second input", b, true},
+                                          {"output", y, true}}, 3));
     if (dim < 0 || dim >= a->ndim)
         return se_fail(SE_ERR_INVALID_ARG, "concat: dim %d out of range for '%s' (%d dims)", dim, a->name, a->ndim);
     int64_t e[SE_MAX_DIMS];
@@ -334,12 +310,8 @@ se_status se_concat(se_backend *be, const se_tensor *a, const se_tensor *b, int 
 
 se_status se_add(se_backend *be, const se_tensor *a, const se_tensor *b, se_tensor *y) {
     const char *op = "add";
-    SE_TRY(need_tensor(op, "first input", a, true));
-    SE_TRY(need_tensor(op, "second input", b, true));
-    SE_TRY(need_tensor(op, "output", y, true));
-    SE_TRY(need_dtype(op, "first input", a, NULL));
-    SE_TRY(need_dtype(op, "second input", b, a));
-    SE_TRY(need_dtype(op, "output", y, a));
+    SE_TRY(need_args(op, (const op_arg[]){{"first input", a, false}, {"second input", b, true},
+                                          {"output", y, true}}, 3));
     bool ok = b->ndim <= a->ndim;
     for (int i = 0; ok && i < b->ndim; i++) {
         int64_t nb = b->ne[b->ndim - 1 - i], na = a->ne[a->ndim - 1 - i];
@@ -359,10 +331,7 @@ se_status se_add(se_backend *be, const se_tensor *a, const se_tensor *b, se_tens
 se_status se_scale_add(se_backend *be, const se_tensor *a, float alpha, const se_tensor *b,
                        float beta, se_tensor *y) {
     const char *op = "scale_add";
-    SE_TRY(need_tensor(op, "first input", a, true));
-    SE_TRY(need_tensor(op, "output", y, true));
-    SE_TRY(need_dtype(op, "first input", a, NULL));
-    SE_TRY(need_dtype(op, "output", y, a));
+    SE_TRY(need_args(op, (const op_arg[]){{"first input", a, false}, {"output", y, true}}, 2));
     if (b) {
         SE_TRY(need_tensor(op, "second input", b, true));
         SE_TRY(need_dtype(op, "second input", b, a));

@@ -152,29 +152,16 @@ static se_status cpu_compute(se_backend *be, const se_op *op) {
     return c->naive ? cpu_compute_naive(op) : cpu_compute_fast(c, op);
 }
 
-static const se_backend_vtbl g_cpu_vtbl = {
-    .name = "cpu",
-    .destroy = cpu_destroy,
-    .alloc = cpu_alloc,
-    .free = cpu_free,
-    .set = cpu_set,
-    .get = cpu_get,
-    .supports_op = cpu_supports,
-    .compute = cpu_compute,
-    .sync = cpu_sync,
-};
-
-static const se_backend_vtbl g_cpu_naive_vtbl = {
-    .name = "cpu-naive",
-    .destroy = cpu_destroy,
-    .alloc = cpu_alloc,
-    .free = cpu_free,
-    .set = cpu_set,
-    .get = cpu_get,
-    .supports_op = cpu_supports,
-    .compute = cpu_compute,
-    .sync = cpu_sync,
-};
+/* The two CPU vtables differ only in the name (the naive flag lives in se_cpu). */
+#define CPU_VTBL(NAME)                                                                      \
+    {                                                                                       \
+        .name = NAME, .destroy = cpu_destroy, .alloc = cpu_alloc, .free = cpu_free,         \
+        .set = cpu_set, .get = cpu_get, .supports_op = cpu_supports, .compute = cpu_compute, \
+        .sync = cpu_sync,                                                                   \
+    }
+static const se_backend_vtbl g_cpu_vtbl = CPU_VTBL("cpu");
+static const se_backend_vtbl g_cpu_naive_vtbl = CPU_VTBL("cpu-naive");
+#undef CPU_VTBL
 
 se_status cpu_scratch_reserve(se_cpu *c, size_t nfloats) {
     for (int t = 0; t < c->threads; t++) {

@@ -109,6 +109,21 @@ static se_status download_f32(batch *b, const se_tensor *t, float *x, size_t n) 
 
 /* ctx/pooled rows for every job of the batch: cached rows are copied in, the misses are encoded
  * together (one encoder batch) and cached. Cache key: clip_skip + prompt bytes. */
+/* The text cache key of a prompt: clip_skip then the prompt bytes (malloc'd, *len its size);
+ * NULL (reported) without memory. */
+static char *cache_key(const se_model *m, const char *prompt, size_t *len) {
+    size_t plen = strlen(prompt);
+    char *key = malloc(sizeof(int) + plen + 1);
+    if (!key) {
+        se_fail(SE_ERR_NOMEM, "pipeline: no memory for a cache key");
+        return NULL;
+    }
+    memcpy(key, &m->clip_skip, sizeof(int));
+    memcpy(key + sizeof(int), prompt, plen);
+    *len = sizeof(int) + plen;
+    return key;
+}
+
 static se_status encode_text(batch *b) {
     se_model *m = b->m;
     se_backend *be = m->be;
@@ -125,19 +140,15 @@ static se_status encode_text(batch *b) {
                                                  : se_fail(SE_ERR_NOMEM, "pipeline: no memory for text");
     int nmiss = 0;
     for (int i = 0; st == SE_OK && i < b->B; i++) {
-        const se_job *j = &b->jobs[b->idx[i]];
-        size_t plen = strlen(j->prompt);
         int hit = 0;
         if (m->cache) {
-            /* the key: clip_skip then the prompt (built in `host`'s place to avoid a VLA) */
-            char *key = malloc(sizeof(int) + plen + 1);
+            size_t klen;
+            char *key = cache_key(m, b->jobs[b->idx[i]].prompt, &klen);
             if (!key) {
-                st = se_fail(SE_ERR_NOMEM, "pipeline: no memory for a cache key");
+                st = SE_ERR_NOMEM;
                 break;
             }
-            memcpy(key, &m->clip_skip, sizeof(int));
-            memcpy(key + sizeof(int), j->prompt, plen);
-            hit = se_embed_cache_get(m->cache, key, sizeof(int) + plen, row, crow + prow);
+            hit = se_embed_cache_get(m->cache, key, klen, row, crow + prow);
             free(key);
         }
         if (hit) {
@@ -171,18 +182,15 @@ static se_status encode_text(batch *b) {
             if (st == SE_OK)
                 st = se_backend_set(be, (char *)b->pooled.data + (size_t)i * prow, prow_h, prow);
             if (st == SE_OK && m->cache) {
-                const se_job *j = &b->jobs[b->idx[i]];
-                size_t plen = strlen(j->prompt);
-                char *key = malloc(sizeof(int) + plen + 1);
+                size_t klen;
+                char *key = cache_key(m, b->jobs[b->idx[i]].prompt, &klen);
                 if (!key) {
-                    st = se_fail(SE_ERR_NOMEM, "pipeline: no memory for a cache key");
+                    st = SE_ERR_NOMEM;
                     break;
                 }
-                memcpy(key, &m->clip_skip, sizeof(int));
-                memcpy(key + sizeof(int), j->prompt, plen);
                 memcpy(row, crow_h, crow);
                 memcpy(row + crow, prow_h, prow);
-                st = se_embed_cache_put(m->cache, key, sizeof(int) + plen, row, crow + prow);
+                st = se_embed_cache_put(m->cache, key, klen, row, crow + prow);
                 free(key);
             }
         }

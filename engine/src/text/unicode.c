@@ -5,6 +5,7 @@
  */
 #include "text/unicode.h"
 
+#include <stddef.h>
 #include <string.h>
 
 /* Hangul syllable constants (Unicode chapter 3.12). */
@@ -35,6 +36,25 @@ static int range_lookup(const uni_range *t, unsigned n, uint32_t cp) {
     return 0;
 }
 
+/* Index of the first entry whose key is >= cp in a table sorted by that key, where every entry
+ * is `stride` bytes and starts with its uint32_t key (uni_map.from, uni_decomp.cp); n if none. */
+static unsigned key_lower_bound(const void *table, unsigned n, size_t stride, uint32_t cp) {
+    const unsigned char *base = table;
+    unsigned lo = 0, hi = n;
+    while (lo < hi) {
+        unsigned mid = lo + (hi - lo) / 2;
+        uint32_t key;
+        memcpy(&key, base + (size_t)mid * stride, sizeof key);
+        if (key < cp)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+_Static_assert(offsetof(uni_map, from) == 0 && offsetof(uni_decomp, cp) == 0,
+               "key_lower_bound reads the key at offset 0");
+
 int uni_class(uint32_t cp) {
     if (cp < 0x80) {
         if ((cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z')) return UNI_LETTER;
@@ -55,14 +75,7 @@ int uni_lower(uint32_t cp, uint32_t out[3]) {
         out[0] = (cp >= 'A' && cp <= 'Z') ? cp + 32 : cp;
         return 1;
     }
-    unsigned lo = 0, hi = uni_lower_count;
-    while (lo < hi) {
-        unsigned mid = lo + (hi - lo) / 2;
-        if (uni_lower_map[mid].from < cp)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    unsigned lo = key_lower_bound(uni_lower_map, uni_lower_count, sizeof uni_lower_map[0], cp);
     if (lo < uni_lower_count && uni_lower_map[lo].from == cp) {
         out[0] = uni_lower_map[lo].to;
         return 1;
@@ -152,14 +165,7 @@ static int decompose(uint32_t cp, uint32_t *out) {
         out[2] = HANGUL_TBASE + s % HANGUL_TCOUNT;
         return 3;
     }
-    unsigned lo = 0, hi = uni_decomp_count;
-    while (lo < hi) {
-        unsigned mid = lo + (hi - lo) / 2;
-        if (uni_decomp_table[mid].cp < cp)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    unsigned lo = key_lower_bound(uni_decomp_table, uni_decomp_count, sizeof uni_decomp_table[0], cp);
     if (lo < uni_decomp_count && uni_decomp_table[lo].cp == cp) {
         const uni_decomp *d = &uni_decomp_table[lo];
         for (int k = 0; k < d->n; k++) out[k] = d->to[k];
