@@ -208,22 +208,7 @@ static void check_conv(se_backend *be, se_dtype dt, int64_t B, int64_t Cin, int6
     int64_t Ho = (H + 2 * p - k) / s + 1, Wo = (W + 2 * p - k) / s + 1;
     size_t nx = (size_t)(B * Cin * H * W), nw = (size_t)(Cout * Cin * k * k), ny = (size_t)(B * Cout * Ho * Wo);
     float *x = rand_vec(nx), *w = rand_vec(nw), *b = rand_vec((size_t)Cout);
-    double *ref = malloc(ny * sizeof *ref);
-    for (int64_t bi = 0; bi < B; bi++)
-        for (int64_t co = 0; co < Cout; co++)
-            for (int64_t yo = 0; yo < Ho; yo++)
-                for (int64_t xo = 0; xo < Wo; xo++) {
-                    double acc = b[co];
-                    for (int64_t ci = 0; ci < Cin; ci++)
-                        for (int ky = 0; ky < k; ky++)
-                            for (int kx = 0; kx < k; kx++) {
-                                int64_t yy = yo * s + ky - p, xx = xo * s + kx - p;
-                                if (yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
-                                acc += (double)x[((bi * Cin + ci) * H + yy) * W + xx] *
-                                       w[((co * Cin + ci) * k + ky) * k + kx];
-                            }
-                    ref[((bi * Cout + co) * Ho + yo) * Wo + xo] = acc;
-                }
+    double *ref = conv_ref(x, w, b, B, Cin, H, W, Cout, k, s, p);
     int64_t ex[4] = {B, Cin, H, W}, ew[4] = {Cout, Cin, k, k}, eb[1] = {Cout}, ey[4] = {B, Cout, Ho, Wo};
     se_tensor tx = dev_tensor(be, dt, 4, ex, x, "x"), tw = dev_tensor(be, dt, 4, ew, w, "w");
     se_tensor tb = dev_tensor(be, dt, 1, eb, b, "b"), ty = dev_tensor(be, dt, 4, ey, NULL, "y");

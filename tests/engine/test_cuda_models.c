@@ -35,6 +35,7 @@
 #include "model/vae.h"
 #include "strike/engine.h"
 #include "fixture_util.h"
+#include "pipeline_cases.h"
 #include "test_util.h"
 
 #define FIX STRIKE_FIXTURES_DIR "/"
@@ -364,42 +365,15 @@ static void run_vae(se_dtype dt) {
 
 /* ---- the whole pipeline through the public API ---- */
 
-#define MAXJ 8
-
-typedef struct pjob {
-    int B, steps, H, W;
-    char pred[16];
-    unsigned long long seed;
-    char start[64];
-    char prompt[1024];
-} pjob;
-
-/* The jobs of case `name` in pipeline/cases.txt
- * ("name j B steps prediction H W seed start|- prompt..."); returns their count. */
-static int pipeline_case(const char *name, pjob *out) {
-    FILE *f = fopen(FIX "pipeline/cases.txt", "r");
-    CHECK(f != NULL);
-    if (!f) return 0;
-    char line[2048];
-    int n = 0;
-    while (fgets(line, sizeof line, f) && n < MAXJ) {
-        if (line[0] == '#') continue;
-        pjob *j = &out[n];
-        char nm[32];
-        int idx, off = 0;
-        if (sscanf(line, "%31s %d %d %d %15s %d %d %llu %63s %n", nm, &idx, &j->B, &j->steps,
-                   j->pred, &j->H, &j->W, &j->seed, j->start, &off) != 9 || strcmp(nm, name) != 0)
-            continue;
-        snprintf(j->prompt, sizeof j->prompt, "%s", line + off);
-        j->prompt[strcspn(j->prompt, "\n")] = 0;
-        n++;
-    }
-    fclose(f);
-    return n;
+/* The jobs of case `name` (pipeline_cases.h); their count, 0 when the file is missing. */
+static int pipeline_case(const char *name, pipeline_job *out) {
+    int n = pipeline_case_read(FIX "pipeline/cases.txt", name, out);
+    CHECK(n >= 0);
+    return n < 0 ? 0 : n;
 }
 
 static void run_pipeline(const char *name, se_compute_dtype dt) {
-    pjob fj[MAXJ];
+    pipeline_job fj[MAXJ];
     int n = pipeline_case(name, fj);
     CHECK_MSG(n > 0, "case %s not in pipeline/cases.txt", name);
     if (n <= 0) return;

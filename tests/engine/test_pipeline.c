@@ -21,41 +21,15 @@
 #include "io/safetensors_write.h"
 #include "strike/engine.h"
 #include "fixture_util.h"
+#include "pipeline_cases.h"
 #include "test_util.h"
 
 #define FIX STRIKE_FIXTURES_DIR "/pipeline/"
-#define MAXJ 8
-
-typedef struct fjob {
-    char name[32];
-    int j, B, steps, H, W;
-    char pred[16];
-    unsigned long long seed;
-    char start[64];
-    char prompt[1024];
-} fjob;
-
-/* Reads the jobs of case `name` from cases.txt into out[]; returns their count. */
-static int load_case(const char *name, fjob *out) {
-    FILE *f = fopen(FIX "cases.txt", "r");
-    CHECK(f != NULL);
-    if (!f) return 0;
-    char line[2048];
-    int n = 0;
-    while (fgets(line, sizeof line, f) && n < MAXJ) {
-        if (line[0] == '#') continue;
-        fjob *j = &out[n];
-        int off = 0;
-        if (sscanf(line, "%31s %d %d %d %15s %d %d %llu %63s %n", j->name, &j->j, &j->B, &j->steps,
-                   j->pred, &j->H, &j->W, &j->seed, j->start, &off) != 9)
-            continue;
-        if (strcmp(j->name, name) != 0) continue;
-        snprintf(j->prompt, sizeof j->prompt, "%s", line + off);
-        j->prompt[strcspn(j->prompt, "\n")] = 0;
-        n++;
-    }
-    fclose(f);
-    return n;
+/* The jobs of case `name` (pipeline_cases.h); their count, 0 when the file is missing. */
+static int load_case(const char *name, pipeline_job *out) {
+    int n = pipeline_case_read(FIX "cases.txt", name, out);
+    CHECK(n >= 0);
+    return n < 0 ? 0 : n;
 }
 
 /* The model a case runs on: the diffusers folder; for "sgm" the SGM checkpoint over it (configs
@@ -91,7 +65,7 @@ static void compare(const char *what, const uint8_t *got, const uint8_t *ref, si
 }
 
 static void run_case(se_engine *e, const char *name) {
-    fjob fj[MAXJ];
+    pipeline_job fj[MAXJ];
     int n = load_case(name, fj);
     CHECK_MSG(n > 0, "case %s not in cases.txt", name);
     if (n <= 0) return;
