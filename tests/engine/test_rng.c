@@ -11,6 +11,7 @@
 #include "sample/noise.h"
 #include "sample/rng_mt19937.h"
 #include "sample/rng_philox.h"
+#include "fixture_util.h"
 #include "test_util.h"
 
 #define FIX STRIKE_FIXTURES_DIR "/sampler/"
@@ -55,15 +56,16 @@ static void test_fixtures(void) {
             CHECK_MSG(0, "bad line in randn.txt: %s", line);
             continue;
         }
-        char path[512];
-        snprintf(path, sizeof path, FIX "%s", file);
-        FILE *f = fopen(path, "rb");
-        CHECK_MSG(f != NULL, "missing %s", path);
-        if (!f) continue;
-        float *ref = malloc(n * 4), *got = malloc(n * 4);
-        size_t rd = fread(ref, 4, n, f);
-        fclose(f);
-        CHECK_MSG(rd == n, "%s: %zu of %zu floats", file, rd, n);
+        float *ref = fixture_read_in(FIX, file, n * 4); /* exactly n floats (fixture_util.h) */
+        CHECK_MSG(ref != NULL, "%s: not %zu floats", file, n);
+        if (!ref) continue;
+        float *got = malloc(n * 4);
+        CHECK(got != NULL);
+        if (!got) {
+            free(ref);
+            continue;
+        }
+        const size_t rd = n;
         se_noise_mode mode;
         CHECK(se_noise_mode_parse(mode_s, &mode) == SE_OK);
         if (mode == SE_NOISE_PHILOX)
