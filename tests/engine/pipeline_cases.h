@@ -1,14 +1,17 @@
 /*
  * pipeline_cases.h - the jobs of one case of tests/fixtures/pipeline/cases.txt (written by
  * tests/reference/make_pipeline_fixtures.py), shared by the CPU pipeline test (test_pipeline.c)
- * and the CUDA one (test_cuda_models.c). One line per job:
+ * and the CUDA one (test_cuda_models.c), and the engine job each line describes. One line per job:
  *   name j B steps prediction H W seed start|- prompt...
  */
 #ifndef STRIKE_TEST_PIPELINE_CASES_H
 #define STRIKE_TEST_PIPELINE_CASES_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "strike/engine.h"
 
 #define MAXJ 8 /* the most jobs in one case */
 
@@ -45,6 +48,21 @@ static int pipeline_case_read(const char *path, const char *name, pipeline_job *
     }
     fclose(f);
     return n;
+}
+
+/* The engine job of case job f: the seed's philox or cpu noise, or the given start latents
+ * (start, may be NULL); the image goes to rgb. The prompt stays f's. */
+static void pipeline_job_fill(const pipeline_job *f, int philox, const float *start, uint8_t *rgb,
+                              se_job *j) {
+    se_job_init(j);
+    j->prompt = f->prompt;
+    j->seed = f->seed;
+    j->steps = f->steps;
+    j->width = f->W;
+    j->height = f->H;
+    j->noise = philox ? SE_JOB_NOISE_PHILOX : SE_JOB_NOISE_CPU;
+    j->start_latents = start;
+    j->rgb = rgb;
 }
 
 #endif

@@ -420,17 +420,9 @@ static void run_pipeline(const char *name, se_compute_dtype dt) {
     if (st == SE_OK && ref && out && (start || !given)) {
         se_job jobs[MAXJ];
         se_job_result res[MAXJ];
-        for (int i = 0; i < n; i++) {
-            se_job_init(&jobs[i]);
-            jobs[i].prompt = fj[i].prompt;
-            jobs[i].seed = fj[i].seed;
-            jobs[i].steps = fj[i].steps;
-            jobs[i].width = fj[i].W;
-            jobs[i].height = fj[i].H;
-            jobs[i].noise = philox ? SE_JOB_NOISE_PHILOX : SE_JOB_NOISE_CPU;
-            jobs[i].start_latents = start ? start + (size_t)i * nlat : NULL;
-            jobs[i].rgb = out + (size_t)i * img;
-        }
+        for (int i = 0; i < n; i++)
+            pipeline_job_fill(&fj[i], philox, start ? start + (size_t)i * nlat : NULL, out + (size_t)i * img,
+                              &jobs[i]);
         st = se_engine_render(e, m, jobs, (size_t)n, res, NULL, NULL);
         CHECK_MSG(st == SE_OK, "render %s: %s", name, se_last_error());
         for (int i = 0; i < n && st == SE_OK; i++) {

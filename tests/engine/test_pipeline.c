@@ -86,17 +86,9 @@ static void run_case(se_engine *e, const char *name) {
     uint8_t *out = calloc(img * (size_t)n, 1);
     se_job jobs[MAXJ];
     se_job_result res[MAXJ];
-    for (int i = 0; i < n; i++) {
-        se_job_init(&jobs[i]);
-        jobs[i].prompt = fj[i].prompt;
-        jobs[i].seed = fj[i].seed;
-        jobs[i].steps = fj[i].steps;
-        jobs[i].width = fj[i].W;
-        jobs[i].height = fj[i].H;
-        jobs[i].noise = philox ? SE_JOB_NOISE_PHILOX : SE_JOB_NOISE_CPU;
-        jobs[i].start_latents = start ? start + (size_t)i * nlat : NULL;
-        jobs[i].rgb = out + (size_t)i * img;
-    }
+    for (int i = 0; i < n; i++)
+        pipeline_job_fill(&fj[i], philox, start ? start + (size_t)i * nlat : NULL, out + (size_t)i * img,
+                          &jobs[i]);
     CHECK(ref && out && (!given || start));
     if (ref && out) {
         st = se_engine_render(e, m, jobs, (size_t)n, res, NULL, NULL);
