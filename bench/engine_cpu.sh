@@ -4,7 +4,7 @@
 # Both sides use the SDXL base 1.0 UNet configuration with random weights generated in process
 # (no download), fp32, a 64x64 latent (512 px), batch 1, the same thread count; they run one
 # after the other (each needs ~10 GB of RAM). Builds the engine (Release, no sanitizers) in
-# build-bench/ (ignored) and creates once, outside the tree, a cached Python venv with pinned
+# build-bench-engine/ (ignored) and creates once, outside the tree, a cached Python venv with pinned
 # torch + diffusers from PyPI (or reuses /work/venv-ref when it has them).
 #
 # Environment: THREADS (default: nproc), SIZE (64), BATCH (1), WARMUP (1), RUNS (1),
@@ -20,7 +20,7 @@ size=${SIZE:-64}
 batch=${BATCH:-1}
 warmup=${WARMUP:-1}
 runs=${RUNS:-1}
-build=${STRIKE_BENCH_BUILD:-$root/build-bench}
+build=${STRIKE_BENCH_BUILD:-$root/build-bench-engine}
 venv=${STRIKE_BENCH_VENV:-$HOME/.cache/strike/bench-venv}
 
 # 1. The engine, Release, CPU only.

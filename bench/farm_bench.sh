@@ -4,7 +4,7 @@
 #   bench/farm_bench.sh --jobs N --workers W [--write-images [--no-fsync]] [--prompt-bytes B] [--keep]
 #
 # Builds strike-coordinator, strike-worker and strike (Release, no sanitizers) in
-# $STRIKE_BENCH_BUILD (default: build-bench), brings up redis-server (AOF, appendfsync everysec) on a
+# $STRIKE_BENCH_BUILD (default: build-bench-farm), brings up redis-server (AOF, appendfsync everysec) on a
 # unix socket in a temp dir, and a coordinator. Then:
 #   1. generates N prompts (about B bytes each, default 48) into a file;
 #   2. `strike submit` sends them (submit_prompts_per_s: prompts / seconds the client spent from the
@@ -36,9 +36,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-build=${STRIKE_BENCH_BUILD:-$root/build-bench}
+build=${STRIKE_BENCH_BUILD:-$root/build-bench-farm}
 echo "farm_bench: building (Release) in $build" >&2
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRIKE_SANITIZE=OFF -DSTRIKE_WERROR=OFF \
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRIKE_SANITIZE=OFF -DSTRIKE_WERROR=OFF -DSTRIKE_FARM=ON \
   -DSTRIKE_CUDA=OFF >/dev/null
 nice cmake --build "$build" --target strike-coordinator strike-worker strike -j "${STRIKE_JOBS:-2}" >/dev/null
 
