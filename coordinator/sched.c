@@ -155,21 +155,9 @@ static csub *pick(coord *c, cworker *w, plevel **lvl) {
   return bs;
 }
 
-/* The chunk holding job `first` cannot be read back from Redis (missing or corrupt): its queued
- * jobs up to the chunk's end become dead with SF_ERR_INTERNAL, so dispatch of everything else goes
- * on. */
-static void unreadable_chunk(coord *c, csub *s, uint64_t first, uint32_t avail, uint32_t attempt,
-                             int from_retry) {
-  uint64_t end = s->total;
-  for (uint64_t k = 0; k < s->chunks; k++)
-    if (s->chunk_first[k] > first) {
-      end = s->chunk_first[k];
-      break;
-    }
-  uint32_t n = end - first < avail ? (uint32_t)(end - first) : avail;
-  SF_ERROR("%s: jobs %llu..%llu are dead: their stored chunk cannot be read", s->name,
-           (unsigned long long)first, (unsigned long long)(first + n - 1));
-  jobs_mark_dead(c, s, first, n, NULL, attempt, SF_ERR_INTERNAL, "stored chunk unreadable");
+/* Takes the first n jobs off the submission's queue: from the head retry range when from_retry,
+ * else from the fresh cursor, and records that in Redis (pipelined with the rest of the loop). */
+static void q_take(coord *c, csub *s, uint32_t n, int from_retry) {
   if (from_retry) {
     qrange *r = &s->retry[s->retry_head];
     r->first += n;
@@ -186,6 +174,24 @@ static void unreadable_chunk(coord *c, csub *s, uint64_t first, uint32_t avail, 
     s->cursor += n;
     sub_save_meta(c, s);
   }
+}
+
+/* The chunk holding job `first` cannot be read back from Redis (missing or corrupt): its queued
+ * jobs up to the chunk's end become dead with SF_ERR_INTERNAL, so dispatch of everything else goes
+ * on. */
+static void unreadable_chunk(coord *c, csub *s, uint64_t first, uint32_t avail, uint32_t attempt,
+                             int from_retry) {
+  uint64_t end = s->total;
+  for (uint64_t k = 0; k < s->chunks; k++)
+    if (s->chunk_first[k] > first) {
+      end = s->chunk_first[k];
+      break;
+    }
+  uint32_t n = end - first < avail ? (uint32_t)(end - first) : avail;
+  SF_ERROR("%s: jobs %llu..%llu are dead: their stored chunk cannot be read", s->name,
+           (unsigned long long)first, (unsigned long long)(first + n - 1));
+  jobs_mark_dead(c, s, first, n, NULL, attempt, SF_ERR_INTERNAL, "stored chunk unreadable");
+  q_take(c, s, n, from_retry);
   sched_update(c, s);
   sub_check_finished(c, s);
 }
@@ -280,22 +286,7 @@ static uint32_t give(coord *c, cworker *w, csub *s, uint32_t max) {
   env.body_case = STRIKE__ENVELOPE__BODY_SHARD;
   env.shard = &sh;
   /* Take the jobs off the queue. */
-  if (from_retry) {
-    qrange *r = &s->retry[s->retry_head];
-    r->first += n;
-    r->count -= n;
-    s->retry_jobs -= n;
-    char k[128];
-    if (r->count == 0) {
-      rs_cmd(c, "LPOP %s", sub_key(c, s, k, sizeof k, "q"));
-      s->retry_head++;
-    } else {
-      q_put_redis(c, s, "LSET", r);
-    }
-  } else {
-    s->cursor += n;
-    sub_save_meta(c, s);
-  }
+  q_take(c, s, n, from_retry);
   w->credit -= n;
   w->in_flight += n;
   c->stats.jobs_dispatched += n;

@@ -35,7 +35,7 @@ static const sf_cfg_entry k_table[] = {
     {"gpu", SF_CFG_INT, F(gpu), "-1",
      "CUDA device ordinal for --engine cuda (-1: device 0); run one worker per GPU, each with its own --gpu"},
     {"engine-options", SF_CFG_STRING, F(engine_options), "",
-     "engine options key=value,... (null: fail=TEXT, delay_ms=N, scale=N)"},
+     "engine options key=value,... (cpu/cuda: model=[NAME:]PATH, models=FILE, unet.NAME=FILE, threads=N, noise=MODE, max_batch=N, ...; null: fail=TEXT, delay_ms=N, scale=N; docs/worker.md lists them all)"},
     {"output-root", SF_CFG_STRING, F(output_root), "",
      "where images go when a submission names no output root"},
     {"worker-id", SF_CFG_STRING, F(worker_id), "", "stable worker id (default host:pid:random)"},
