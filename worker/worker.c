@@ -1,13 +1,15 @@
 /*
  * worker.c - the strike-worker event loop (see worker.h and docs/worker.md).
  *
- * Two threads. The main thread owns the DEALER socket: it receives shards (queued locally; the
- * credit bounds how many jobs can be held), sends heartbeats and results, and reconnects. The
- * render thread runs one batch at a time through the engine and writes its images, so a batch
- * that takes longer than several heartbeat intervals (a real engine on a CPU) never silences the
- * worker. The head shard is rendered batch by batch; its results go back in one Results per shard
- * (plus partial Results when a shard takes longer than SW_PARTIAL_MS), then the freed capacity
- * goes back as Credit.
+ * Three threads (plus the PNG encoders of a batch). The main thread owns the DEALER socket: it
+ * receives shards (queued locally; the credit bounds how many jobs can be held), sends heartbeats
+ * and results, and reconnects. The render thread runs one batch at a time through the engine, so a
+ * batch that takes longer than several heartbeat intervals (a real engine on a CPU) never silences
+ * the worker; the write thread encodes and writes the images and manifest lines of the batch
+ * before, so batch k+1 renders while batch k is written (two batch slots). The queued shards are
+ * rendered in order, batch by batch; a batch's results are recorded once it is written, and go
+ * back in one Results per shard (plus partial Results when a shard takes longer than
+ * SW_PARTIAL_MS), then the freed capacity goes back as Credit.
  */
 #include "worker.h"
 
@@ -37,12 +39,15 @@
 #define SW_RETAIN_BYTES (16u << 20) /* ... and at most this many bytes of them */
 #define SW_RETAIN_MAX 4096          /* ... and at most this many messages */
 #define SW_MAX_WRITERS 64           /* PNG writer threads per batch, at most */
+#define SW_SLOTS 2                  /* batches in flight: one rendering while the one before is written */
 
 /* A shard held by the worker, with the results gathered so far. */
 typedef struct held {
     Strike__Envelope *env;    /* owns the unpacked message; env->shard is the shard */
     uint64_t *poff;           /* byte offset of each prompt in shard->prompts (count + 1) */
-    uint32_t next;            /* next offset to render */
+    uint32_t next;            /* offsets below this are rendered, written and recorded */
+    uint32_t sched;           /* offsets below this were handed to the render thread */
+    uint32_t inflight;        /* batches of it handed out and not yet completed */
     uint32_t reported;        /* offsets below this were already sent in a partial Results */
     uint32_t *ok_off;         /* successful offsets not yet reported */
     uint64_t *ok_seed;
@@ -60,6 +65,21 @@ typedef struct retained {
     size_t len;
     uint64_t sent;  /* monotonic ms */
 } retained;
+
+/* One batch in flight: the main loop fills it, the render thread renders it, the write thread
+ * writes it, the main loop records and reports it. */
+typedef struct batch {
+    sw_job *jobs;             /* batch_cap each */
+    sw_image *images;
+    uint8_t *out_failed;      /* 1 where writing the output failed (message in images[i]) */
+    uint8_t *pix;             /* the images' pixels, copied out of the engine (see keep_pixels) */
+    size_t pix_cap;
+    held *h;                  /* its shard */
+    uint32_t off;             /* first offset */
+    size_t n;                 /* jobs */
+    uint32_t ms;              /* render ms per job */
+    uint64_t seq;             /* batch number (logs) */
+} batch;
 
 /* Worker session state. */
 typedef struct sw_worker {
@@ -84,29 +104,29 @@ typedef struct sw_worker {
     uint64_t register_sent;   /* when Register was last sent */
     uint64_t backoff_ms;      /* next reconnect delay */
     uint64_t jobs_done, jobs_failed, shards, malformed;
-    sw_job *jobs;             /* batch scratch */
-    sw_image *images;
     size_t batch_cap;
     int fatal;                /* the coordinator refused us: exit */
     int sessions;             /* RegisterAcks received so far */
     retained *ret;            /* ring of recent final Results (SW_RETAIN_MAX) */
     size_t ret_head, ret_len, ret_bytes;
     uint64_t resent;          /* Results frames re-sent after reconnects */
-    /* Render thread. Main sets the batch and `pending`; the thread clears `pending`, renders and
-     * writes, sets `finished` and writes a byte to wake[1]; main then takes the outcome. */
-    pthread_t th;
+    /* Pipeline of batches numbered 0, 1, 2, ...; batch k lives in slot[k % SW_SLOTS]. Main fills
+     * a free slot and counts it `started`; the render thread renders it (`rendered`); the write
+     * thread writes it (`written`) and writes a byte to wake[1]; main records and reports it
+     * (`completed`). So batch k+1 renders while batch k is written, and results are reported only
+     * once their files exist. started <= completed + SW_SLOTS. */
+    batch slot[SW_SLOTS];
+    pthread_t th_render, th_write;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int th_started;
-    int wake[2];              /* pipe: render thread -> main loop */
-    int busy;                 /* main: a batch is with the render thread */
+    pthread_cond_t cv;        /* broadcast on every change of the counters and of quit */
+    int th_render_started, th_write_started;
+    int wake[2];              /* pipe: write thread -> main loop */
     int draining;             /* leaving: finished shards give no credit back */
-    int pending, finished, quit; /* under mu */
-    held *bh;                 /* batch: its shard */
-    uint32_t boff;            /* batch: first offset */
-    size_t bn;                /* batch: jobs */
-    uint32_t bms;             /* batch: render ms per job */
-    uint8_t *out_failed;      /* batch: 1 where writing the output failed (message in images[i]) */
+    uint64_t started, completed;   /* main only (started is also read under mu) */
+    uint64_t rendered, written;    /* under mu */
+    int quit;                      /* under mu */
+    uint64_t overlapped;      /* under mu: batches whose rendering began while an earlier one was written */
+    long long test_write_delay_ms; /* TESTS ONLY (STRIKE_TEST_WRITE_DELAY_MS): sleep before writing a batch */
 } sw_worker;
 
 /* ---- sending ------------------------------------------------------------------------------- */
@@ -425,39 +445,41 @@ static void finish_head(sw_worker *w, int give_credit) {
 /* One PNG writer thread of a batch: jobs t, t + T, t + 2T, ... */
 typedef struct writer_arg {
     sw_worker *w;
-    const Strike__Shard *s;
-    size_t t, T, n;
-    uint32_t ms;
+    const batch *b;
+    size_t t, T;
 } writer_arg;
 
-/* Fill the output description of job i of the running batch. */
-static void batch_output_job(sw_worker *w, const Strike__Shard *s, size_t i, uint32_t ms, sw_output_job *oj) {
+/* Fill the output description of job i of batch b. */
+static void batch_output_job(sw_worker *w, const batch *b, size_t i, sw_output_job *oj) {
+    const Strike__Shard *s = b->h->env->shard;
     const char *root = s->output_root && *s->output_root ? s->output_root : w->cfg->output_root;
-    sw_output_job o = {root, s->output_prefix, s->submission_id, s->first_index + w->boff + i, &w->jobs[i],
-                       &w->images[i], w->engine, ms};
+    sw_output_job o = {root, s->output_prefix, s->submission_id, s->first_index + b->off + i, &b->jobs[i],
+                       &b->images[i], w->engine, b->ms};
     *oj = o;
 }
 
 static void *writer_main(void *arg) {
     writer_arg *a = arg;
-    for (size_t i = a->t; i < a->n; i += a->T) {
-        sw_image *im = &a->w->images[i];
-        if (im->status != 0)
+    const batch *b = a->b;
+    for (size_t i = a->t; i < b->n; i += a->T) {
+        sw_image *im = &b->images[i];
+        if (im->status != 0 || b->out_failed[i]) /* failed, or its pixels could not be kept */
             continue;
         sw_output_job oj;
-        batch_output_job(a->w, a->s, i, a->ms, &oj);
+        batch_output_job(a->w, b, i, &oj);
         char err[512];
         if (sw_output_png(a->w->out, &oj, err, sizeof err) != 0) {
-            a->w->out_failed[i] = 1;
+            b->out_failed[i] = 1;
             snprintf(im->error, sizeof im->error, "%.255s", err);
         }
     }
     return NULL;
 }
 
-/* Write the batch's images: PNGs encoded by up to --writers threads at once (encoding a large
+/* Write a batch's images: PNGs encoded by up to --writers threads at once (encoding a large
  * image costs about as much as rendering it on a fast GPU), then the manifest lines in order. */
-static void write_batch(sw_worker *w, const Strike__Shard *s, size_t n, uint32_t ms) {
+static void write_batch(sw_worker *w, const batch *b) {
+    size_t n = b->n;
     size_t T = (size_t)(w->cfg->writers > 0 ? w->cfg->writers : 1);
     if (T > n)
         T = n;
@@ -467,7 +489,7 @@ static void write_batch(sw_worker *w, const Strike__Shard *s, size_t n, uint32_t
     writer_arg args[SW_MAX_WRITERS];
     size_t started = 0;
     for (size_t t = 1; t < T; t++) {
-        args[t] = (writer_arg){w, s, t, T, n, ms};
+        args[t] = (writer_arg){w, b, t, T};
         if (pthread_create(&th[t], NULL, writer_main, &args[t]) != 0)
             break;
         started = t;
@@ -476,77 +498,166 @@ static void write_batch(sw_worker *w, const Strike__Shard *s, size_t n, uint32_t
     for (size_t t = 0; t < T; t++) {
         if (t != 0 && t <= started)
             continue;
-        args[t] = (writer_arg){w, s, t, T, n, ms};
+        args[t] = (writer_arg){w, b, t, T};
         writer_main(&args[t]);
     }
     for (size_t t = 1; t <= started; t++)
         pthread_join(th[t], NULL);
     for (size_t i = 0; i < n; i++) {
-        if (w->images[i].status != 0 || w->out_failed[i])
+        if (b->images[i].status != 0 || b->out_failed[i])
             continue;
         sw_output_job oj;
-        batch_output_job(w, s, i, ms, &oj);
+        batch_output_job(w, b, i, &oj);
         char err[512];
         if (sw_output_manifest(w->out, &oj, err, sizeof err) != 0) {
-            w->out_failed[i] = 1;
-            snprintf(w->images[i].error, sizeof w->images[i].error, "%.255s", err);
+            b->out_failed[i] = 1;
+            snprintf(b->images[i].error, sizeof b->images[i].error, "%.255s", err);
         }
     }
 }
 
-/* Render thread: run batches handed over by the main loop (engine + outputs). */
+/* Copy the pixels of b's images into the slot's own buffer: the engine's are only valid until
+ * its next render call, which runs while this batch is written. Returns 0 or -1 (out of memory:
+ * every image of the batch then fails with SF_ERR_OUTPUT). */
+static int keep_pixels(batch *b) {
+    size_t need = 0;
+    for (size_t i = 0; i < b->n; i++)
+        if (b->images[i].status == 0)
+            need += (size_t)b->images[i].width * (size_t)b->images[i].height * 3;
+    if (need > b->pix_cap) {
+        uint8_t *p = realloc(b->pix, need);
+        if (!p) {
+            for (size_t i = 0; i < b->n; i++)
+                if (b->images[i].status == 0) {
+                    b->out_failed[i] = 1;
+                    snprintf(b->images[i].error, sizeof b->images[i].error,
+                             "out of memory keeping %zu bytes of pixels for writing", need);
+                }
+            return -1;
+        }
+        b->pix = p;
+        b->pix_cap = need;
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        sw_image *im = &b->images[i];
+        if (im->status != 0)
+            continue;
+        size_t len = (size_t)im->width * (size_t)im->height * 3;
+        memcpy(b->pix + at, im->rgb, len);
+        im->rgb = b->pix + at;
+        at += len;
+    }
+    return 0;
+}
+
+/* Wake the main loop (a byte on the wake pipe). */
+static void wake_main(sw_worker *w) {
+    char c = 1;
+    if (write(w->wake[1], &c, 1) < 0) {
+        /* the pipe is non-blocking and only ever holds a few bytes: nothing to do */
+    }
+}
+
+/* Render thread: run the batches handed over by the main loop through the engine, in order,
+ * and pass each on to the write thread. */
 static void *render_main(void *arg) {
     sw_worker *w = arg;
     for (;;) {
         pthread_mutex_lock(&w->mu);
-        while (!w->pending && !w->quit)
+        while (w->rendered == w->started && !w->quit)
             pthread_cond_wait(&w->cv, &w->mu);
-        if (!w->pending) {
+        if (w->rendered == w->started) {
             pthread_mutex_unlock(&w->mu);
             return NULL;
         }
-        w->pending = 0;
+        batch *b = &w->slot[w->rendered % SW_SLOTS];
+        uint64_t writing = w->rendered - w->written; /* earlier batches not yet written */
+        if (writing)
+            w->overlapped++;
         pthread_mutex_unlock(&w->mu);
 
-        held *h = w->bh;
-        Strike__Shard *s = h->env->shard;
-        size_t n = w->bn;
+        SF_DEBUG("batch %" PRIu64 ": rendering %zu jobs (%" PRIu64 " earlier batch%s being written)", b->seq, b->n,
+                 writing, writing == 1 ? "" : "es");
         uint64_t t0 = sf_now_us();
-        w->engine->ops->render(w->engine, w->jobs, n, w->images);
-        uint32_t ms = (uint32_t)((sf_now_us() - t0) / 1000 / (n ? n : 1));
-        w->bms = ms;
-        for (size_t i = 0; i < n; i++)
-            w->out_failed[i] = 0;
+        w->engine->ops->render(w->engine, b->jobs, b->n, b->images);
+        b->ms = (uint32_t)((sf_now_us() - t0) / 1000 / (b->n ? b->n : 1));
         if (!w->cfg->no_write)
-            write_batch(w, s, n, ms);
-        if (!w->cfg->no_write)
-            sw_output_flush(w->out);
+            keep_pixels(b);
 
         pthread_mutex_lock(&w->mu);
-        w->finished = 1;
+        w->rendered++;
+        pthread_cond_broadcast(&w->cv);
         pthread_mutex_unlock(&w->mu);
-        char b = 1;
-        if (write(w->wake[1], &b, 1) < 0) {
-            /* the pipe is non-blocking and only ever holds a few bytes: nothing to do */
-        }
     }
 }
 
-/* Hand the next batch of the head shard to the render thread (or finish the shard when it has
- * nothing left to render). */
-static void start_batch(sw_worker *w) {
-    held *h = w->q[w->q_head];
-    Strike__Shard *s = h->env->shard;
-    if (h->cancelled || h->next >= s->count) {
-        finish_head(w, 1);
-        return;
+/* Write thread: write the rendered batches (PNGs and manifest lines), in order, then tell the
+ * main loop, which reports their results. */
+static void *write_main(void *arg) {
+    sw_worker *w = arg;
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        while (w->written == w->rendered && !w->quit)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (w->written == w->rendered) {
+            pthread_mutex_unlock(&w->mu);
+            return NULL;
+        }
+        batch *b = &w->slot[w->written % SW_SLOTS];
+        pthread_mutex_unlock(&w->mu);
+
+        if (!w->cfg->no_write) {
+            if (w->test_write_delay_ms > 0) {
+                struct timespec ts = {(time_t)(w->test_write_delay_ms / 1000),
+                                      (long)(w->test_write_delay_ms % 1000) * 1000000L};
+                nanosleep(&ts, NULL);
+            }
+            write_batch(w, b);
+            sw_output_flush(w->out);
+        }
+        SF_DEBUG("batch %" PRIu64 ": written", b->seq);
+
+        pthread_mutex_lock(&w->mu);
+        w->written++;
+        pthread_cond_broadcast(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+        wake_main(w);
     }
-    size_t n = s->count - h->next;
+}
+
+/* Finish the head shards that have nothing left to render and no batch in flight. */
+static void finish_done(sw_worker *w) {
+    while (w->q_len) {
+        held *h = w->q[w->q_head];
+        if (h->inflight || (!h->cancelled && h->next < h->env->shard->count))
+            break;
+        finish_head(w, 1);
+    }
+}
+
+/* Hand the next batch (of the first queued shard with jobs not yet handed out) to the render
+ * thread, when a slot is free. Returns 1 when a batch was started. */
+static int start_batch(sw_worker *w) {
+    finish_done(w);
+    if (w->started - w->completed >= SW_SLOTS)
+        return 0;
+    held *h = NULL;
+    for (size_t k = 0; k < w->q_len && !h; k++) {
+        held *c = w->q[(w->q_head + k) % w->q_cap];
+        if (!c->cancelled && c->sched < c->env->shard->count)
+            h = c;
+    }
+    if (!h)
+        return 0;
+    Strike__Shard *s = h->env->shard;
+    batch *b = &w->slot[w->started % SW_SLOTS];
+    size_t n = s->count - h->sched;
     if (n > w->batch_cap)
         n = w->batch_cap;
     for (size_t i = 0; i < n; i++) {
-        uint32_t off = h->next + (uint32_t)i;
-        sw_job *j = &w->jobs[i];
+        uint32_t off = h->sched + (uint32_t)i;
+        sw_job *j = &b->jobs[i];
         j->prompt = (const char *)s->prompts.data + h->poff[off];
         j->prompt_len = s->prompt_len[off];
         j->seed = s->seeds[off];
@@ -554,59 +665,58 @@ static void start_batch(sw_worker *w) {
         j->width = (int)(s->n_width_override && s->width_override[off] ? s->width_override[off] : s->width);
         j->height = (int)(s->n_height_override && s->height_override[off] ? s->height_override[off] : s->height);
         j->model = s->model;
+        b->out_failed[i] = 0;
     }
-    w->bh = h;
-    w->boff = h->next;
-    w->bn = n;
-    w->busy = 1;
+    b->h = h;
+    b->off = h->sched;
+    b->n = n;
+    b->seq = w->started;
+    h->sched += (uint32_t)n;
+    h->inflight++;
     pthread_mutex_lock(&w->mu);
-    w->finished = 0;
-    w->pending = 1;
-    pthread_cond_signal(&w->cv);
+    w->started++;
+    pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
+    return 1;
 }
 
-/* If the render thread finished its batch (or, with wait set, once it has), record the outcome
- * in the shard and report. Returns 1 when a batch was completed. */
-static int complete_batch(sw_worker *w, int wait) {
-    if (!w->busy)
-        return 0;
+/* Record the outcome of every batch written since the last call (oldest first) in its shard and
+ * report: final Results when its shard is done, partial ones every SW_PARTIAL_MS. With wait set,
+ * first wait until every batch handed out is written. Returns the number of batches completed. */
+static int complete_batches(sw_worker *w, int wait) {
     pthread_mutex_lock(&w->mu);
-    while (wait && !w->finished) {
-        pthread_mutex_unlock(&w->mu);
-        struct timespec ts = {0, 1000000L};
-        nanosleep(&ts, NULL);
-        pthread_mutex_lock(&w->mu);
-    }
-    int fin = w->finished;
+    while (wait && w->written != w->started)
+        pthread_cond_wait(&w->cv, &w->mu);
+    uint64_t written = w->written;
     pthread_mutex_unlock(&w->mu);
-    if (!fin)
-        return 0;
-    w->busy = 0;
-    held *h = w->bh;
-    Strike__Shard *s = h->env->shard;
-    for (size_t i = 0; i < w->bn; i++) {
-        uint32_t off = w->boff + (uint32_t)i;
-        sw_image *im = &w->images[i];
-        if (im->status != 0 || w->out_failed[i]) {
-            if (w->out_failed[i])
-                SF_WARN("%s", im->error);
-            add_error(h, off, w->out_failed[i] ? SF_ERR_OUTPUT : SF_ERR_ENGINE, im->error);
-            w->jobs_failed++;
-            continue;
+    int done = 0;
+    for (; w->completed < written; w->completed++, done++) {
+        batch *b = &w->slot[w->completed % SW_SLOTS];
+        held *h = b->h;
+        for (size_t i = 0; i < b->n; i++) {
+            uint32_t off = b->off + (uint32_t)i;
+            sw_image *im = &b->images[i];
+            if (im->status != 0 || b->out_failed[i]) {
+                if (b->out_failed[i])
+                    SF_WARN("%s", im->error);
+                add_error(h, off, b->out_failed[i] ? SF_ERR_OUTPUT : SF_ERR_ENGINE, im->error);
+                w->jobs_failed++;
+                continue;
+            }
+            h->ok_off[h->n_ok] = off;
+            h->ok_seed[h->n_ok] = b->jobs[i].seed;
+            h->ok_ms[h->n_ok] = b->ms;
+            h->n_ok++;
+            w->jobs_done++;
         }
-        h->ok_off[h->n_ok] = off;
-        h->ok_seed[h->n_ok] = w->jobs[i].seed;
-        h->ok_ms[h->n_ok] = w->bms;
-        h->n_ok++;
-        w->jobs_done++;
+        h->next = b->off + (uint32_t)b->n;
+        h->inflight--;
+        b->h = NULL;
+        if (h->next < h->env->shard->count && !h->cancelled && sf_now_ms() - h->last_report_ms >= SW_PARTIAL_MS)
+            send_results(w, h, 0);
     }
-    h->next = w->boff + (uint32_t)w->bn;
-    if (h->next >= s->count)
-        finish_head(w, 1);
-    else if (sf_now_ms() - h->last_report_ms >= SW_PARTIAL_MS)
-        send_results(w, h, 0);
-    return 1;
+    finish_done(w);
+    return done;
 }
 
 /* ---- receiving ------------------------------------------------------------------------------ */
@@ -807,26 +917,37 @@ int sw_worker_run(const sw_config *cfg, sw_engine *engine, volatile sig_atomic_t
     w.batch_cap = (size_t)(cfg->batch > 0 ? cfg->batch : 1);
     if (engine->max_batch > 0 && w.batch_cap > (size_t)engine->max_batch)
         w.batch_cap = (size_t)engine->max_batch;
-    w.jobs = calloc(w.batch_cap, sizeof *w.jobs);
-    w.images = calloc(w.batch_cap, sizeof *w.images);
+    int slots_ok = 1;
+    for (int k = 0; k < SW_SLOTS; k++) {
+        w.slot[k].jobs = calloc(w.batch_cap, sizeof *w.slot[k].jobs);
+        w.slot[k].images = calloc(w.batch_cap, sizeof *w.slot[k].images);
+        w.slot[k].out_failed = calloc(w.batch_cap, 1);
+        slots_ok = slots_ok && w.slot[k].jobs && w.slot[k].images && w.slot[k].out_failed;
+    }
+    const char *twd = getenv("STRIKE_TEST_WRITE_DELAY_MS");
+    if (twd && *twd) {
+        w.test_write_delay_ms = atoll(twd);
+        SF_WARN("TEST HOOK: sleeping %lld ms before writing each batch (STRIKE_TEST_WRITE_DELAY_MS)",
+                w.test_write_delay_ms);
+    }
     sf_png_opts po;
     sf_png_opts_init(&po);
     po.compression = (int)cfg->compression;
     po.fsync_file = cfg->fsync;
     w.out = sw_output_new(w.id, &po, cfg->manifest);
-    w.out_failed = calloc(w.batch_cap, 1);
     w.ctx = zmq_ctx_new();
     w.wake[0] = w.wake[1] = -1;
     pthread_mutex_init(&w.mu, NULL);
     pthread_cond_init(&w.cv, NULL);
     int rc = 0;
-    if (pipe2(w.wake, O_NONBLOCK | O_CLOEXEC) != 0 || pthread_create(&w.th, NULL, render_main, &w) != 0) {
-        SF_ERROR("cannot start the render thread: %s", strerror(errno));
+    if (pipe2(w.wake, O_NONBLOCK | O_CLOEXEC) != 0 ||
+        !(w.th_render_started = pthread_create(&w.th_render, NULL, render_main, &w) == 0) ||
+        !(w.th_write_started = pthread_create(&w.th_write, NULL, write_main, &w) == 0)) {
+        SF_ERROR("cannot start the render and write threads: %s", strerror(errno));
         rc = 1;
         goto done;
     }
-    w.th_started = 1;
-    if (!w.jobs || !w.images || !w.out || !w.out_failed || !w.ctx || open_socket(&w) != 0) {
+    if (!slots_ok || !w.out || !w.ctx || open_socket(&w) != 0) {
         SF_ERROR("worker start-up failed");
         rc = 1;
         goto done;
@@ -837,14 +958,13 @@ int sw_worker_run(const sw_config *cfg, sw_engine *engine, volatile sig_atomic_t
 
     uint64_t idle_since = sf_now_ms();
     while (!*stop && !w.fatal) {
-        pump(&w, w.busy ? 50 : w.q_len ? 0 : 50);
-        complete_batch(&w, 0);
+        pump(&w, 50); /* returns early on a frame or when the write thread finished a batch */
+        complete_batches(&w, 0);
+        while (start_batch(&w)) {
+        }
         uint64_t now = sf_now_ms();
-        if (w.busy) {
+        if (w.started != w.completed || w.q_len) {
             idle_since = now;
-        } else if (w.q_len) {
-            start_batch(&w);
-            idle_since = sf_now_ms();
         } else if (cfg->exit_after_idle_ms > 0 && now - idle_since > (uint64_t)cfg->exit_after_idle_ms) {
             SF_INFO("idle for %lld ms: leaving", cfg->exit_after_idle_ms);
             break;
@@ -862,13 +982,14 @@ int sw_worker_run(const sw_config *cfg, sw_engine *engine, volatile sig_atomic_t
             reconnect(&w, stop);
     }
 
-    /* Drain: let the running batch finish, hand back everything not rendered, say goodbye. */
+    /* Drain: let the batches in flight (rendering and writing) finish and report them, hand back
+     * everything not rendered, say goodbye. */
     w.draining = 1;
-    if (w.busy)
-        SF_INFO("draining: finishing the running batch");
-    while (w.busy) { /* keep heartbeats going while the batch finishes */
+    if (w.started != w.completed)
+        SF_INFO("draining: finishing the %" PRIu64 " batches in flight (rendering or writing)", w.started - w.completed);
+    while (w.started != w.completed) { /* keep heartbeats going while they finish */
         pump(&w, 50);
-        complete_batch(&w, 0);
+        complete_batches(&w, 0);
         if (w.sock && w.registered && sf_now_ms() - w.last_send >= w.hb_ms)
             send_heartbeat(&w);
     }
@@ -887,25 +1008,35 @@ int sw_worker_run(const sw_config *cfg, sw_engine *engine, volatile sig_atomic_t
         zmq_setsockopt(w.sock, ZMQ_LINGER, &linger, sizeof linger);
     }
     rc = w.fatal ? 1 : 0;
+    pthread_mutex_lock(&w.mu);
+    uint64_t overlapped = w.overlapped;
+    pthread_mutex_unlock(&w.mu);
     SF_INFO("worker %s done: %" PRIu64 " jobs rendered, %" PRIu64 " failed, %" PRIu64 " shards, %" PRIu64
-            " malformed frames, %" PRIu64 " results re-sent", w.id, w.jobs_done, w.jobs_failed, w.shards, w.malformed,
-            w.resent);
+            " malformed frames, %" PRIu64 " results re-sent, %" PRIu64 " of %" PRIu64
+            " batches began rendering while an earlier one was being written",
+            w.id, w.jobs_done, w.jobs_failed, w.shards, w.malformed, w.resent, overlapped, w.completed);
 done:
-    if (w.th_started) {
-        complete_batch(&w, 1);
-        pthread_mutex_lock(&w.mu);
-        w.quit = 1;
-        pthread_cond_signal(&w.cv);
-        pthread_mutex_unlock(&w.mu);
-        pthread_join(w.th, NULL);
-    }
+    /* Nothing is in flight here (the drain waited for it): stop both threads. */
+    pthread_mutex_lock(&w.mu);
+    w.quit = 1;
+    pthread_cond_broadcast(&w.cv);
+    pthread_mutex_unlock(&w.mu);
+    if (w.th_render_started)
+        pthread_join(w.th_render, NULL);
+    if (w.th_write_started)
+        pthread_join(w.th_write, NULL);
     pthread_mutex_destroy(&w.mu);
     pthread_cond_destroy(&w.cv);
     if (w.wake[0] >= 0)
         close(w.wake[0]);
     if (w.wake[1] >= 0)
         close(w.wake[1]);
-    free(w.out_failed);
+    for (int k = 0; k < SW_SLOTS; k++) {
+        free(w.slot[k].jobs);
+        free(w.slot[k].images);
+        free(w.slot[k].out_failed);
+        free(w.slot[k].pix);
+    }
     while (w.q_len) {
         held_free(w.q[w.q_head]);
         w.q_head = (w.q_head + 1) % w.q_cap;
@@ -918,8 +1049,6 @@ done:
     if (w.ctx)
         zmq_ctx_term(w.ctx);
     sw_output_destroy(&w.out);
-    free(w.jobs);
-    free(w.images);
     free_list(w.endpoints, w.n_endpoints);
     free_list(w.models, w.n_models);
     return rc;

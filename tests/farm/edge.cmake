@@ -35,7 +35,7 @@ target_link_libraries(farm_raw_peer PRIVATE strike_common)
 # Each listed test has been run green against the coordinator it ships with.
 set(EDGE_INTEGRATION_TESTS e2e kill_worker coord_restart cancel bad_input redis_restart bad_frames retry
   worker_restart lost_shard worker_device
-  slow_batch)
+  slow_batch worker_overlap)
 if(TARGET strike-coordinator AND TARGET strike-worker AND TARGET strike)
   foreach(t ${EDGE_INTEGRATION_TESTS})
     add_test(NAME farm_${t} COMMAND bash ${STRIKE_FARM_TEST_DIR}/test_farm_${t}.sh)
