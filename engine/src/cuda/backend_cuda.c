@@ -7,6 +7,7 @@
  * The kernels live in one .cu file per op family (cuda_internal.h lists them). This file is C,
  * so it is compiled with the rest of the engine's warnings and sanitizers.
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,6 +116,8 @@ static void cuda_destroy(se_backend *be) {
         /* Give cached pool memory back to the driver (other backends on this device keep theirs
          * until they trim too; trimming only releases blocks nobody holds). */
         if (c->pool) (void)cudaMemPoolTrimTo(c->pool, 0);
+        /* And what graph memory nodes (scratch inside captured work) still hold. */
+        if (c->pool) (void)cudaDeviceGraphMemTrim(c->device);
         free(c);
     }
     free(be);
@@ -469,6 +472,30 @@ se_status se_cuda_reset_peak(se_backend *be) {
 void *se_cuda_backend_stream(se_backend *be) {
     if (!be || strcmp(be->vt->name, "cuda") != 0) return NULL;
     return impl(be)->stream;
+}
+
+/* ---- device-side random fill (benchmark weights; see io/weights.h) ---- */
+
+se_status se_cuda_fill_uniform(se_backend *be, void *dst, se_dtype dt, size_t n, float lo,
+                               float hi, uint64_t seed, uint64_t stream) {
+    if (!be || strcmp(be->vt->name, "cuda") != 0)
+        return se_fail(SE_ERR_UNSUPPORTED, "se_cuda_fill_uniform: not a cuda backend");
+    se_cuda *c = impl(be);
+    if (!se_cuda_is_float(dt))
+        return se_fail(SE_ERR_INVALID_ARG, "cuda fill: dtype %s is not F32, F16 or BF16",
+                       se_dtype_name(dt));
+    if (n > (size_t)INT64_MAX / 4)
+        return se_fail(SE_ERR_INVALID_ARG, "cuda fill: %zu elements is too many", n);
+    if (n && !dst) return se_fail(SE_ERR_INVALID_ARG, "cuda fill: NULL destination");
+    if (!(lo <= hi) || !isfinite(lo) || !isfinite(hi))
+        return se_fail(SE_ERR_INVALID_ARG, "cuda fill: range [%g, %g) is not finite and ordered",
+                       (double)lo, (double)hi);
+    SE_TRY(no_capture(c, "fill"));
+    SE_CU("fill", cudaSetDevice(c->device));
+    /* New contents for a cached conv weight: its packed copy is stale (as in set). */
+    se_wcache_invalidate(&c->wcache, dst, n * se_dtype_size(dt), se_cuda_wcache_drop, c);
+    wcache_flush(c);
+    return se_cuda_random_fill(c, dst, dt, (int64_t)n, lo, hi, seed, stream);
 }
 
 /* ---- CUDA graphs ---- */

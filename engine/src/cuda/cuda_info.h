@@ -1,12 +1,14 @@
 /*
  * cuda_info.h - CUDA-only extras for tests and benchmarks: device name, memory, pool peak, conv
- * weight cache counters, and the backend's stream. Exists only when the engine is built with CUDA (STRIKE_HAVE_CUDA);
- * model code never includes it.
+ * weight cache counters, the backend's stream, graph capture/replay and a device-side random fill.
+ * Implemented by the CUDA backend (STRIKE_HAVE_CUDA); without CUDA, cuda_stub/ provides the same
+ * functions, which report SE_ERR_UNSUPPORTED. Model code never includes it.
  */
 #ifndef STRIKE_ENGINE_CUDA_INFO_H
 #define STRIKE_ENGINE_CUDA_INFO_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/backend.h"
 
@@ -43,5 +45,14 @@ se_status se_cuda_capture_end(se_backend *be, se_cuda_graph **out);
 se_status se_cuda_graph_launch(se_backend *be, se_cuda_graph *g);
 /* Accepts NULL; sets *g to NULL. */
 void se_cuda_graph_destroy(se_cuda_graph **g);
+
+/* ---- device-side random fill: n elements of dtype dt (F32/F16/BF16) at dst, uniform in
+ * [lo, hi) (lo == hi: that constant), deterministic for (seed, stream) (random_fill.h gives the
+ * exact values). Asynchronous, on the backend's stream. The signature is io/weights.h's
+ * se_weights_random_fn, so benchmarks pass it to se_weights_set_random_fill and random weights
+ * are made on the device. SE_ERR_UNSUPPORTED when be is not a cuda backend (or CUDA is not
+ * built). ---- */
+se_status se_cuda_fill_uniform(se_backend *be, void *dst, se_dtype dt, size_t n, float lo,
+                               float hi, uint64_t seed, uint64_t stream);
 
 #endif

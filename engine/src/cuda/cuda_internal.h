@@ -112,6 +112,11 @@ se_status se_cuda_shape(se_cuda *c, const se_op *op);           /* shape.cu: UPS
 se_status se_cuda_elementwise(se_cuda *c, const se_op *op);     /* elementwise.cu: ADD SCALE_ADD */
 se_status se_cuda_embed(se_cuda *c, const se_op *op);           /* embed.cu: GATHER TIMESTEP_EMBEDDING */
 
+/* Fills n elements of dtype dt at dst with uniform values in [lo, hi) (lo == hi: that constant),
+ * a Philox4x32-10 hash of (seed; element, stream): deterministic, no host data. (random_fill.cu) */
+se_status se_cuda_random_fill(se_cuda *c, void *dst, se_dtype dt, int64_t n, float lo, float hi,
+                              uint64_t seed, uint64_t stream);
+
 /* Row softmax (softmax.cu; attention.cu uses it too): y[r, :n] = softmax(scale * x[r, :n]) for
  * rows r, row strides ldx / ldy in elements, dtypes xdt / ydt. causal: row r is query
  * q0 + (r % rows_per_head), and keys j greater than that query get probability 0. */
