@@ -23,7 +23,11 @@
  * Weights are rearranged into [group (ky, px)][Cout][sx][Cin] once per weight and kept in the
  * backend's conv weight cache (wcache.h; per call while a graph is captured, or when the cache
  * is off or full).
+ * bf16/f16 3x3 stride-1 pad-1 convolutions with Cin % 8 == 0 go to the tensor-core implicit GEMM
+ * instead (conv_igemm.cu: no packed input, no F32 grid), which reads the same cached weight
+ * layout; STRIKE_CUDA_CONV=gemm (read at each call) forces the path here for comparison.
  */
+#include "cuda/conv_igemm.h"
 #include "cuda/cuda_internal.h"
 
 namespace {
@@ -83,6 +87,63 @@ __global__ void fill_rows(void *y, int ydt, const void *bias, int bdt, int64_t C
     SE_ROW_STRIDE(j, HW) se_st(y, ydt, row * HW + j, v);
 }
 
+/* The weights of a conv in GEMM layout [group (ky, px)][Cout][sx][Cin] (groups packed back to
+ * back, woff[g] elements apart, gn[g] taps each): from the backend's conv weight cache (packed by
+ * an earlier call on the same weight), or packed now into a fresh buffer that the cache keeps
+ * when the call succeeds and it fits (conv_weights_done). Not during a graph capture: there the
+ * packing is part of the graph, as without the cache. The implicit-GEMM path (conv_igemm.cu)
+ * reads the same layout for stride 1, so both paths share cache entries. */
+struct conv_wt {
+    void *wt;
+    bool cached, use_cache;
+    se_wcache_key key;
+    size_t wt_bytes, wbytes;
+    int64_t woff[8 * 4];
+    int gn[8 * 4];
+};
+
+se_status conv_weights(se_cuda *c, const se_tensor *w, int s, conv_wt *cw) {
+    const se_dtype dt = w->dtype;
+    const size_t esz = se_dtype_size(dt);
+    const int64_t Cout = w->ne[0], Cin = w->ne[1], kh = w->ne[2], kw = w->ne[3];
+    cw->wt_bytes = (size_t)(kh * kw * Cout * Cin) * esz;
+    cw->wbytes = cw->wt_bytes;
+    cw->key = se_wcache_key{};
+    cw->key.w = w->data; cw->key.dt = (int)dt; cw->key.cout = Cout; cw->key.cin = Cin;
+    cw->key.kh = kh; cw->key.kw = kw; cw->key.s = s;
+    cw->use_cache = !c->capturing && c->wcache.enabled;
+    cw->wt = cw->use_cache ? se_wcache_find(&c->wcache, &cw->key) : nullptr;
+    cw->cached = cw->wt != nullptr;
+    if (!cw->cached) SE_TRY(se_cuda_scratch(c, "conv2d", cw->wt_bytes, &cw->wt));
+    int64_t wpos = 0;
+    se_status st = SE_OK;
+    for (int ky = 0; ky < (int)kh; ky++)
+        for (int px = 0; px < s; px++) {
+            const int g = ky * s + px, n = px < (int)kw ? ((int)kw - 1 - px) / s + 1 : 0;
+            cw->gn[g] = n;
+            cw->woff[g] = wpos;
+            wpos += Cout * n * Cin;
+            if (st == SE_OK && n > 0 && !cw->cached) {
+                pack_weights<<<se_cuda_blocks(Cout * n * Cin), 256, 0, c->stream>>>(
+                    w->data, dt, (char *)cw->wt + (size_t)cw->woff[g] * esz, Cout, Cin, (int)kh,
+                    (int)kw, ky, px, s, n);
+                cudaError_t e = cudaGetLastError();
+                if (e != cudaSuccess) st = se_cuda_fail("conv2d", "pack_weights<<<>>>", __FILE__, __LINE__, e);
+            }
+        }
+    if (st != SE_OK && !cw->cached) se_cuda_scratch_free(c, cw->wt);
+    return st;
+}
+
+/* After the conv's work is queued (status st): a freshly packed copy goes to the cache when the
+ * call succeeded and it fits; otherwise it is scratch. A cached copy is never freed here. */
+void conv_weights_done(se_cuda *c, conv_wt *cw, se_status st) {
+    if (cw->cached) return;
+    if (!(st == SE_OK && cw->use_cache &&
+          se_wcache_insert(&c->wcache, &cw->key, cw->wbytes, cw->wt, cw->wt_bytes)))
+        se_cuda_scratch_free(c, cw->wt);
+}
+
 constexpr size_t kScratchBudget = (size_t)1 << 30;   /* packed input + F32 grid per batch chunk */
 constexpr size_t kL2Budget = (size_t)24 << 20;       /* F32 accumulator per GEMM chunk */
 
@@ -127,10 +188,17 @@ extern "C" se_status se_cuda_conv2d(se_cuda *c, const se_op *op) {
                        y->name, se_tensor_shape_str(y, sy_, sizeof sy_), (long long)B,
                        (long long)Cout, (long long)Ho, (long long)Wo);
     if (kh == 1 && kw == 1 && s == 1 && p == 0) return conv_1x1(c, op, B, Cin, H * W, Cout);
+    if (se_cuda_conv_igemm_applies(c, op)) {          /* bf16/f16 3x3 s1 p1: conv_igemm.cu */
+        conv_wt cw;
+        SE_TRY(conv_weights(c, w, s, &cw));
+        se_status st = se_cuda_conv_igemm(c, op, cw.wt);
+        conv_weights_done(c, &cw, st);
+        return st;
+    }
 
     const se_dtype dt = x->dtype;
     const size_t esz = se_dtype_size(dt);
-    const int taps = (int)(kh * kw), nsh = (int)((kw - 1) / s + 1);
+    const int nsh = (int)((kw - 1) / s + 1);
     if (kh > 8 || s > 4)
         return se_fail(SE_ERR_UNSUPPORTED, "cuda conv2d: kernel height %lld or stride %d too large",
                        (long long)kh, s);
@@ -151,39 +219,14 @@ extern "C" se_status se_cuda_conv2d(se_cuda *c, const se_op *op) {
     if (nbc < 1) nbc = 1;
     if (nbc > B) nbc = B;
 
-    /* The weights in GEMM layout: from the cache (packed by an earlier call on the same weight),
-     * or packed now into a fresh buffer that the cache then keeps when it fits. Not during a
-     * graph capture: there the packing is part of the graph, as without the cache. */
-    const size_t wt_bytes = (size_t)(taps * Cout * Cin) * esz;
-    se_wcache_key wkey{};
-    wkey.w = w->data; wkey.dt = (int)dt; wkey.cout = Cout; wkey.cin = Cin; wkey.kh = kh;
-    wkey.kw = kw; wkey.s = s;
-    const bool use_cache = !c->capturing && c->wcache.enabled;
-    void *wt = use_cache ? se_wcache_find(&c->wcache, &wkey) : nullptr;
-    const bool wt_cached = wt != nullptr;
+    /* The weights in GEMM layout (from the cache, or packed now; see conv_weights). */
+    conv_wt cw;
+    SE_TRY(conv_weights(c, w, s, &cw));
+    const void *wt = cw.wt;
     void *xp = nullptr;
     float *acc = nullptr;
-    if (!wt_cached) SE_TRY(se_cuda_scratch(c, "conv2d", wt_bytes, &wt));
     se_status st = se_cuda_scratch(c, "conv2d", pack_per_img * (size_t)nbc, &xp);
     if (st == SE_OK) st = se_cuda_scratch(c, "conv2d", acc_per_img * (size_t)nbc, (void **)&acc);
-    /* Weight groups (ky, px): n taps kx = px, px+s, ... < kw each, packed back to back. */
-    int64_t woff[8 * 4];
-    int gn[8 * 4];
-    int64_t wpos = 0;
-    for (int ky = 0; ky < (int)kh; ky++)
-        for (int px = 0; px < s; px++) {
-            const int g = ky * s + px, n = px < (int)kw ? ((int)kw - 1 - px) / s + 1 : 0;
-            gn[g] = n;
-            woff[g] = wpos;
-            wpos += Cout * n * Cin;
-            if (st == SE_OK && n > 0 && !wt_cached) {
-                pack_weights<<<se_cuda_blocks(Cout * n * Cin), 256, 0, c->stream>>>(
-                    w->data, dt, (char *)wt + (size_t)woff[g] * esz, Cout, Cin, (int)kh, (int)kw, ky,
-                    px, s, n);
-                cudaError_t e = cudaGetLastError();
-                if (e != cudaSuccess) st = se_cuda_fail("conv2d", "pack_weights<<<>>>", __FILE__, __LINE__, e);
-            }
-        }
     /* Output-grid chunk so that nb images x Cout x Qc floats stay in L2 (multiple of 8). */
     for (int64_t b0 = 0; st == SE_OK && b0 < B; b0 += nbc) {
         const int64_t nb = B - b0 < nbc ? B - b0 : nbc;
@@ -204,14 +247,14 @@ extern "C" se_status se_cuda_conv2d(se_cuda *c, const se_op *op) {
             const int64_t qn = Q - q0 < Qc ? Q - q0 : Qc;
             bool first = true;
             for (int g = 0; st == SE_OK && g < (int)kh * s; g++) {
-                const int ky = g / s, px = g % s, n = gn[g];
+                const int ky = g / s, px = g % s, n = cw.gn[g];
                 if (n == 0) continue;
                 const int64_t plane = ((int64_t)((ky % s) * s + px)) * nsh;   /* sx = 0 */
                 const int64_t off = (ky / s) * Wq;
                 se_gemm gm{};
                 gm.M = Cout; gm.N = qn; gm.K = n * Cin;
                 gm.ab = dt; gm.cdt = SE_F32;
-                gm.A = (const char *)wt + (size_t)woff[g] * esz; gm.lda = n * Cin; gm.sA = 0;
+                gm.A = (const char *)wt + (size_t)cw.woff[g] * esz; gm.lda = n * Cin; gm.sA = 0;
                 gm.B = (const char *)xp + (size_t)(plane * Cin * PS + off + q0) * esz;
                 gm.ldb = PS; gm.sB = planes * Cin * PS;
                 gm.C = acc + q0; gm.ldc = Q; gm.sC = Cout * Q;
@@ -234,12 +277,6 @@ extern "C" se_status se_cuda_conv2d(se_cuda *c, const se_op *op) {
     }
     se_cuda_scratch_free(c, acc);
     se_cuda_scratch_free(c, xp);
-    /* A freshly packed copy goes to the cache when the call succeeded and it fits; otherwise
-     * (or on failure) it is scratch. A cached copy is never freed here. */
-    if (!wt_cached) {
-        const size_t wbytes = (size_t)(Cout * Cin * kh * kw) * esz;
-        if (!(st == SE_OK && use_cache && se_wcache_insert(&c->wcache, &wkey, wbytes, wt, wt_bytes)))
-            se_cuda_scratch_free(c, wt);
-    }
+    conv_weights_done(c, &cw, st);
     return st;
 }
