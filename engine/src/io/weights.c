@@ -215,8 +215,58 @@ static bool ends_with(const char *s, const char *suf) {
     return a >= b && strcmp(s + a - b, suf) == 0;
 }
 
+static se_weights_random_fn g_random_fill;   /* se_weights_set_random_fill; NULL: host */
+
+se_weights_random_fn se_weights_set_random_fill(se_weights_random_fn fn) {
+    se_weights_random_fn prev = g_random_fill;
+    g_random_fill = fn;
+    return prev;
+}
+
+/* The range of tensor t's random values: norm scales (1-D "*.weight") 1.0; matrices and conv
+ * kernels uniform in +-1/sqrt(fan_in); other 1-D tensors (biases) +-0.02. */
+static void random_range(const se_tensor *t, float *lo, float *hi) {
+    int64_t fan_in = 1;
+    for (int d = 1; d < t->ndim; d++) fan_in *= t->ne[d];
+    if (t->ndim == 1 && ends_with(t->name, ".weight")) {
+        *lo = *hi = 1.0f;
+        return;
+    }
+    float a = t->ndim >= 2 ? 1.0f / sqrtf((float)fan_in) : 0.02f;
+    *lo = -a;
+    *hi = a;
+}
+
+/* Every tensor through the installed generator; *served false when it declined the backend. */
+static se_status load_random_fill(se_weights *w, se_backend *be, uint64_t seed, bool *served) {
+    *served = true;
+    for (size_t i = 0; i < w->n; i++) {
+        se_tensor *t = &w->t[i];
+        float lo, hi;
+        random_range(t, &lo, &hi);
+        se_status st = g_random_fill(be, t->data, t->dtype, (size_t)se_tensor_numel(t), lo, hi,
+                                     seed, (uint64_t)i);
+        if (st == SE_ERR_UNSUPPORTED && i == 0) {
+            *served = false;
+            return SE_OK;
+        }
+        if (st != SE_OK) {
+            char why[512];   /* copied: se_fail must not read the buffer it writes */
+            snprintf(why, sizeof why, "%s", se_last_error());
+            return se_fail(st, "%s: random fill of tensor %s: %s", w->what, t->name, why);
+        }
+    }
+    return SE_OK;
+}
+
 se_status se_weights_load_random(se_weights *w, se_backend *be, uint64_t seed) {
     SE_TRY(weights_alloc(w, be));
+    if (g_random_fill) {
+        bool served;
+        se_status st = load_random_fill(w, be, seed, &served);
+        if (st != SE_OK) weights_unalloc(w);
+        if (st != SE_OK || served) return st;
+    }
     const size_t chunk = 1u << 20;
     float *f32 = malloc(chunk * sizeof *f32);
     void *conv = malloc(chunk * 4);
@@ -230,16 +280,16 @@ se_status se_weights_load_random(se_weights *w, se_backend *be, uint64_t seed) {
     se_status st = SE_OK;
     for (size_t i = 0; i < w->n && st == SE_OK; i++) {
         se_tensor *t = &w->t[i];
-        int64_t fan_in = 1;
-        for (int d = 1; d < t->ndim; d++) fan_in *= t->ne[d];
-        bool scale_one = t->ndim == 1 && ends_with(t->name, ".weight");
-        float a = t->ndim >= 2 ? 1.0f / sqrtf((float)fan_in) : 0.02f;
+        float lo, hi;
+        random_range(t, &lo, &hi);
+        const bool constant = lo == hi;
+        const double a = hi;
         size_t numel = (size_t)se_tensor_numel(t), esz = se_dtype_size(t->dtype);
         for (size_t j = 0; j < numel && st == SE_OK; j += chunk) {
             size_t cnt = numel - j < chunk ? numel - j : chunk;
             for (size_t k = 0; k < cnt; k++) {
                 double u = (double)(splitmix64(&s) >> 11) * (1.0 / 9007199254740992.0);
-                f32[k] = scale_one ? 1.0f : (float)((2.0 * u - 1.0) * a);
+                f32[k] = constant ? lo : (float)((2.0 * u - 1.0) * a);
             }
             se_convert_host(t->dtype, conv, SE_F32, f32, cnt);
             st = se_backend_set(be, (char *)t->data + j * esz, conv, cnt * esz);

@@ -61,6 +61,18 @@ se_status se_weights_load_mapped(se_weights *w, const se_st_file *const *files, 
  * kernels uniform in +-1/sqrt(fan_in), 1-D "*.weight" (norm scales) 1.0, 1-D biases +-0.02. */
 se_status se_weights_load_random(se_weights *w, se_backend *be, uint64_t seed);
 
+/* A generator that fills backend memory itself (e.g. on the GPU: se_cuda_fill_uniform in
+ * cuda/cuda_info.h): n elements of dtype dt at dst, uniform in [lo, hi) (lo == hi: that
+ * constant), deterministic for (seed, stream). SE_ERR_UNSUPPORTED means "not for this backend". */
+typedef se_status (*se_weights_random_fn)(se_backend *be, void *dst, se_dtype dt, size_t n,
+                                          float lo, float hi, uint64_t seed, uint64_t stream);
+/* Installs fn process-wide for se_weights_load_random (NULL, the default: host generation);
+ * returns the previous one. Set it once before loading (benchmarks), not while another thread
+ * loads. With fn installed, tensor i of a set is fn(be, data, dtype, numel, lo, hi, seed, i) with
+ * the same ranges as the host path (so the same distribution, not the same values); when fn
+ * answers SE_ERR_UNSUPPORTED for the set's first tensor, the whole set is made on the host. */
+se_weights_random_fn se_weights_set_random_fill(se_weights_random_fn fn);
+
 /* The tensor of a handle (its data is NULL before loading). */
 const se_tensor *se_weights_at(const se_weights *w, int handle);
 /* The declared tensor called name, or NULL. */
