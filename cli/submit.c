@@ -34,7 +34,8 @@
 static const sf_cfg_entry k_submit[] = {
     CLI_COMMON_OPTIONS,
     {"model", SF_CFG_STRING, O(model), "sdxl-lightning", "model name the workers know"},
-    {"steps", SF_CFG_INT, O(steps), "4", "sampler steps: 1, 2, 4 or 8"},
+    {"steps", SF_CFG_INT, O(steps), "0",
+     "sampler steps: 1, 2, 4 or 8; 0 = the model's default (its default_steps in the models config)"},
     {"width", SF_CFG_INT, O(width), "1024", "image width, 64..4096, a multiple of 64"},
     {"height", SF_CFG_INT, O(height), "1024", "image height, 64..4096, a multiple of 64"},
     {"seed", SF_CFG_STRING, O(seed), "",
@@ -264,8 +265,8 @@ static void random_token(char *tok, size_t cap) {
 static const char *check_template(const cli_opts *o, uint64_t *base_seed, char *buf, size_t cap) {
     if (!o->model[0] || strlen(o->model) > SF_MAX_MODEL_BYTES)
         return "--model must be 1..256 bytes";
-    if (!sf_steps_valid((uint32_t)o->steps) || o->steps < 0) {
-        snprintf(buf, cap, "--steps %lld is not one of 1, 2, 4, 8", o->steps);
+    if (o->steps != 0 && (o->steps < 0 || !sf_steps_valid((uint32_t)o->steps))) {
+        snprintf(buf, cap, "--steps %lld is not one of 1, 2, 4, 8 (or 0: the model's default)", o->steps);
         return buf;
     }
     if (o->width < 0 || !sf_side_valid((uint32_t)o->width) || o->height < 0 || !sf_side_valid((uint32_t)o->height)) {
@@ -345,7 +346,8 @@ int cli_submit(int argc, char **argv) {
     int npos = 0;
     int rc = cli_parse(k_submit, N_SUBMIT, &o, argc, argv, "[options] FILE|-",
                        "Sends one job per prompt: FILE holds one prompt per line (text) or one JSON object per\n"
-                       "line (JSONL: prompt, seed, steps, width, height). '-' reads standard input. Prints the\n"
+                       "line (JSONL: prompt, seed, steps, width, height). '-' reads standard input. Steps not\n"
+                       "given come from the model (the models config's default_steps). Prints the\n"
                        "submission id. Running the same command again resumes a submit that stopped (crash, bad\n"
                        "line) without duplicating jobs. See docs/cli.md.",
                        pos, 1, &npos);

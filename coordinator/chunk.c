@@ -49,8 +49,8 @@ int chunk_header(const uint8_t *b, size_t len, uint64_t *first, uint32_t *count)
   return 0;
 }
 
-sf_status chunk_pack(const csub *s, const Strike__Chunk *ch, uint8_t **out, size_t *out_len,
-                     char *err, size_t errlen) {
+sf_status chunk_pack(const csub *s, const cmodel *model, const Strike__Chunk *ch, uint8_t **out,
+                     size_t *out_len, char *err, size_t errlen) {
   *out = NULL;
   uint32_t n = ch->count;
   if (n == 0) {
@@ -95,10 +95,16 @@ sf_status chunk_pack(const csub *s, const Strike__Chunk *ch, uint8_t **out, size
     }
     sum += l;
     if (seeds && ch->has_seed[i]) nseeds++;
-    if (ch->n_steps && ch->steps[i] && !sf_steps_valid(ch->steps[i])) {
-      snprintf(err, errlen, "job %llu: steps %u not in {1, 2, 4, 8}", (unsigned long long)idx,
-               ch->steps[i]);
-      return SF_ERR_INVALID_STEPS;
+    if (ch->n_steps && ch->steps[i]) {
+      char who[40];
+      snprintf(who, sizeof who, "job %llu", (unsigned long long)idx);
+      sf_status st = sub_check_steps(model, ch->steps[i], who, err, errlen);
+      if (st) return st;
+      if (ch->steps[i] > 255) { /* stored as u8 (a model may list up to 1000) */
+        snprintf(err, errlen, "job %llu: per-job steps %u: at most 255 (set them in the template)",
+                 (unsigned long long)idx, ch->steps[i]);
+        return SF_ERR_INVALID_STEPS;
+      }
     }
     if ((ch->n_width && ch->width[i] && !sf_side_valid(ch->width[i])) ||
         (ch->n_height && ch->height[i] && !sf_side_valid(ch->height[i]))) {

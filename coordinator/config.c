@@ -46,6 +46,10 @@ const sf_cfg_entry coord_config_table[] = {
      "default interval between progress events sent to watching clients"},
     {"default-output-root", SF_CFG_STRING, F(default_output_root), "./strike-out",
      "output root of submissions that do not name one"},
+    {"models", SF_CFG_STRING, F(models), "",
+     "models config (the workers' JSON file, docs/models.md): submissions must name one of its "
+     "models, steps 0 become the model's default_steps, other steps must be listed (empty: no "
+     "check; steps 0 go to the worker)"},
     {"log-level", SF_CFG_STRING, F(log_level), "info", "error, warn, info or debug"},
 };
 

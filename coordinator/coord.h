@@ -8,6 +8,7 @@
  *
  * Modules (one concern each):
  *   config.c      settings table (file + flags)
+ *   models.c      the models config: model names and the step counts each supports
  *   rstore.c      Redis connections, the per-iteration transaction, reconnect with backoff
  *   chunk.c       packed chunk format (prompts + per-job overrides) stored as one Redis value
  *   store_load.c  rebuild state from Redis (start-up and after Redis comes back)
@@ -55,8 +56,27 @@ typedef struct coord_config {
   unsigned long long redis_timeout_ms;  /* Redis connect/command timeout */
   unsigned long long watch_interval_ms; /* default interval of progress events */
   char *default_output_root;    /* output root of submissions that name none */
+  char *models;                 /* models config (JSON, as the workers'); "" = none (models.c) */
   char *log_level;              /* error, warn, info, debug */
 } coord_config;
+
+/* ------------------------------------------------------------------------------------------ */
+/* The models config as the coordinator sees it (models.c): names and step counts only. */
+#define CM_NAME_MAX 64                /* name length + NUL (as the engine's specs) */
+#define CM_MAX_STEPS 16               /* step counts one model may list */
+#define CM_STEPS_MAX 1000             /* the largest step count */
+#define CM_MAX_MODELS 256
+typedef struct cmodel {
+  char name[CM_NAME_MAX];
+  uint32_t steps[CM_MAX_STEPS];       /* supported step counts, as listed */
+  int nsteps;
+  uint32_t default_steps;             /* default_steps, else the first listed */
+} cmodel;
+typedef struct cmodels {
+  cmodel *m;
+  size_t n;
+  char path[1024];                    /* the file, for messages */
+} cmodels;
 
 /* ------------------------------------------------------------------------------------------ */
 /* A range of queued jobs of one submission waiting for dispatch. */
@@ -225,6 +245,7 @@ typedef void (*coord_deliver_fn)(struct coord *c, out_sock s, const sf_peer *pee
 /* The coordinator. */
 typedef struct coord {
   coord_config cfg;
+  cmodels *models;              /* models config (owned), or NULL: steps checked against {1,2,4,8} */
   /* Redis */
   redisContext *rw;             /* write connection: the per-iteration transaction */
   redisContext *rd;             /* read connection: chunk and results reads */
@@ -272,6 +293,19 @@ typedef struct coord {
 extern const sf_cfg_entry coord_config_table[];
 extern const size_t coord_config_table_len;
 
+/* ---- models.c ---- */
+/* Read and check a models config (at most 1 MiB, CM_MAX_MODELS models). SF_OK, or SF_ERR_CONFIG
+ * (SF_ERR_NO_MEMORY) with err naming the file, the model (or models[i]) and the key. */
+sf_status cmodels_load(const char *path, cmodels **out, char *err, size_t errlen);
+void cmodels_free(cmodels **ms);
+/* The model called name, or NULL (ms may be NULL). */
+const cmodel *cmodels_find(const cmodels *ms, const char *name);
+/* 1 if the model lists this step count. */
+int cmodel_supports(const cmodel *m, uint32_t steps);
+/* "1, 2, 4": the model's step counts / "a, b": the models' names, into buf; returns buf. */
+const char *cmodel_steps_text(const cmodel *m, char *buf, size_t cap);
+const char *cmodels_names_text(const cmodels *ms, char *buf, size_t cap);
+
 /* ---- core lifecycle (loop.c) ---- */
 /* Create a coordinator with these settings (ownership of cfg's strings passes to it); connects to
  * Redis and loads state (a Redis that is down is retried by coord_tick). No sockets: see
@@ -318,10 +352,11 @@ const char *rs_key(coord *c, char *buf, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 /* ---- chunk.c ---- */
-/* Validate a Chunk message against its submission and pack it for storage. On error returns a
- * status and writes a message naming the job index. *out is malloc'ed. */
-sf_status chunk_pack(const csub *s, const Strike__Chunk *ch, uint8_t **out, size_t *out_len,
-                     char *err, size_t errlen);
+/* Validate a Chunk message against its submission (and its model from the models config, or
+ * NULL) and pack it for storage. On error returns a status and writes a message naming the job
+ * index. *out is malloc'ed. */
+sf_status chunk_pack(const csub *s, const cmodel *model, const Strike__Chunk *ch, uint8_t **out,
+                     size_t *out_len, char *err, size_t errlen);
 /* Decode a stored value into a view (takes ownership of blob). NULL if the blob is corrupt. */
 chunk_view *chunk_decode(const csub *s, uint64_t chunk_index, uint8_t *blob, size_t len);
 void chunk_free(chunk_view **v);
@@ -355,6 +390,10 @@ uint64_t sub_queued(const csub *s);
 uint64_t sub_final(const csub *s);
 void sub_check_finished(coord *c, csub *s);
 void sub_fill_status(coord *c, csub *s, Strike__SubmissionStatus *st);
+/* Steps against a model (m NULL: no models config): SF_OK, or SF_ERR_INVALID_STEPS with a
+ * message starting with who ("template", "job 7") naming the steps and what the model supports. */
+sf_status sub_check_steps(const cmodel *m, uint32_t steps, const char *who, char *err,
+                          size_t errlen);
 sf_status sub_create(coord *c, const Strike__Create *cr, csub **out, int *existed, char *err,
                      size_t errlen);
 sf_status sub_add_chunk(coord *c, csub *s, const Strike__Chunk *ch, int *duplicate, char *err,

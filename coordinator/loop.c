@@ -118,6 +118,7 @@ void coord_destroy(coord **pc) {
   free(c->watchers);
   free(c->out);
   free(c->dirty);
+  cmodels_free(&c->models);
   sf_config_free(coord_config_table, coord_config_table_len, &c->cfg);
   free(c);
   *pc = NULL;

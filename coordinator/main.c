@@ -36,6 +36,12 @@ int main(int argc, char **argv) {
     return 1;
   }
   sf_log_set_level(lvl);
+  cmodels *models = NULL;
+  if (cfg.models && *cfg.models && cmodels_load(cfg.models, &models, err, sizeof err) != SF_OK) {
+    fprintf(stderr, "strike-coordinator: %s\n", err);
+    sf_config_free(coord_config_table, coord_config_table_len, &cfg);
+    return 1;
+  }
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
@@ -46,8 +52,13 @@ int main(int argc, char **argv) {
   coord *c = coord_new(&cfg); /* takes the strings */
   if (!c) {
     fprintf(stderr, "strike-coordinator: out of memory\n");
+    cmodels_free(&models);
     return 1;
   }
+  c->models = models;
+  if (models)
+    SF_INFO("models config %s: %zu models; submissions are checked against it", models->path,
+            models->n);
   if (coord_bind(c) != SF_OK) {
     coord_destroy(&c);
     return 2;

@@ -202,8 +202,28 @@ void sub_fill_status(coord *c, csub *s, Strike__SubmissionStatus *st) {
   st->rate = s->state == SUB_OPEN ? s->rate : 0;
 }
 
-/* Check a template; returns SF_OK or an error with a message naming the field. */
-static sf_status check_template(const Strike__Template *t, char *err, size_t errlen) {
+/* Check a template's steps. With a models config (m: its model) the model must list them; 0 is
+ * resolved by the caller to the model's default. Without one, 0 (the worker's model default)
+ * or one of {1, 2, 4, 8}. */
+sf_status sub_check_steps(const cmodel *m, uint32_t steps, const char *who, char *err,
+                          size_t errlen) {
+  if (m) {
+    if (steps == 0 || cmodel_supports(m, steps)) return SF_OK;
+    char list[160];
+    snprintf(err, errlen, "%s: steps %u: model %s supports steps {%s} (default %u)", who, steps,
+             m->name, cmodel_steps_text(m, list, sizeof list), m->default_steps);
+    return SF_ERR_INVALID_STEPS;
+  }
+  if (steps == 0 || sf_steps_valid(steps)) return SF_OK;
+  snprintf(err, errlen, "%s: steps %u not in {1, 2, 4, 8} (0 = the model's default)", who, steps);
+  return SF_ERR_INVALID_STEPS;
+}
+
+/* Check a template; returns SF_OK or an error with a message naming the field. With a models
+ * config the model must be one of it (*model receives it). */
+static sf_status check_template(coord *c, const Strike__Template *t, const cmodel **model,
+                                char *err, size_t errlen) {
+  *model = NULL;
   if (!t) {
     snprintf(err, errlen, "template missing");
     return SF_ERR_INVALID_ARGUMENT;
@@ -213,10 +233,15 @@ static sf_status check_template(const Strike__Template *t, char *err, size_t err
     snprintf(err, errlen, "model name must be 1..%u bytes of UTF-8", SF_MAX_MODEL_BYTES);
     return SF_ERR_INVALID_ARGUMENT;
   }
-  if (!sf_steps_valid(t->steps)) {
-    snprintf(err, errlen, "steps %u not in {1, 2, 4, 8}", t->steps);
-    return SF_ERR_INVALID_STEPS;
+  if (c->models && !(*model = cmodels_find(c->models, t->model))) {
+    char names[512];
+    snprintf(err, errlen, "unknown model \"%.64s%s\"; the coordinator's models config %s has: %s",
+             t->model, ml > 64 ? "..." : "", c->models->path,
+             cmodels_names_text(c->models, names, sizeof names));
+    return SF_ERR_MODEL;
   }
+  sf_status st = sub_check_steps(*model, t->steps, "template", err, errlen);
+  if (st) return st;
   if (!sf_side_valid(t->width) || !sf_side_valid(t->height)) {
     snprintf(err, errlen, "size %ux%u: width and height must be %u..%u and multiples of %u",
              t->width, t->height, SF_MIN_SIDE, SF_MAX_SIDE, SF_SIDE_STEP);
@@ -283,11 +308,14 @@ sf_status sub_create(coord *c, const Strike__Create *cr, csub **out, int *existe
       return SF_OK;
     }
   }
-  sf_status st = check_template(cr->template_, err, errlen);
+  const cmodel *model = NULL;
+  sf_status st = check_template(c, cr->template_, &model, err, errlen);
   if (st) return st;
-  /* Store our own copy, with the default output root filled in. */
+  /* Store our own copy, with the default output root filled in and, with a models config, the
+   * model's default steps for steps 0 (without one, 0 is stored and the worker resolves it). */
   Strike__Template t = *cr->template_;
   if (!t.output_root || !*t.output_root) t.output_root = c->cfg.default_output_root;
+  if (t.steps == 0 && model) t.steps = model->default_steps;
   size_t n = strike__template__get_packed_size(&t);
   uint8_t *buf = malloc(n ? n : 1);
   if (!buf) return SF_ERR_NO_MEMORY;
@@ -315,8 +343,10 @@ sf_status sub_create(coord *c, const Strike__Create *cr, csub **out, int *existe
          s->token, (unsigned long long)s->created_ms);
   free(buf);
   sub_save_meta(c, s);
-  SF_INFO("submission %s created (model %s, %ux%u, %u steps, priority %d)", s->name,
-          s->tpl->model, s->width, s->height, s->steps, s->priority);
+  char stx[16];
+  snprintf(stx, sizeof stx, "%u", s->steps);
+  SF_INFO("submission %s created (model %s, %ux%u, %s steps, priority %d)", s->name,
+          s->tpl->model, s->width, s->height, s->steps ? stx : "the model's default", s->priority);
   *out = s;
   return SF_OK;
 }
@@ -356,7 +386,13 @@ sf_status sub_add_chunk(coord *c, csub *s, const Strike__Chunk *ch, int *duplica
   }
   uint8_t *blob = NULL;
   size_t len = 0;
-  sf_status st = chunk_pack(s, ch, &blob, &len, err, errlen);
+  const cmodel *model = c->models && s->tpl ? cmodels_find(c->models, s->tpl->model) : NULL;
+  if (c->models && !model) {
+    snprintf(err, errlen, "model \"%.64s\" of submission %s is not in the coordinator's models "
+             "config %s any more", s->tpl ? s->tpl->model : "", s->name, c->models->path);
+    return SF_ERR_MODEL;
+  }
+  sf_status st = chunk_pack(s, model, ch, &blob, &len, err, errlen);
   if (st) return st;
   if (grow((void **)&s->chunk_first, &s->chunk_first_cap, s->chunks + 1, sizeof *s->chunk_first) ||
       grow((void **)&s->cache, &s->cache_cap, s->chunks + 1, sizeof *s->cache) ||

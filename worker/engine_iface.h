@@ -5,7 +5,7 @@
  *
  * Engines:
  *   null  test and benchmark engine: no model, renders a small deterministic pattern from the
- *         prompt and seed (see engine_null.c). Never the default.
+ *         prompt and seed (see engine_null.c). Never the default. Steps 0 count as 4.
  *   cpu, cuda  the Lightning engine (engine_lightning.c).
  */
 #ifndef STRIKE_WORKER_ENGINE_IFACE_H
@@ -19,18 +19,25 @@ typedef struct sw_job {
     const char *prompt; /* UTF-8 */
     size_t prompt_len;  /* bytes */
     uint64_t seed;
-    int steps, width, height;
+    int steps;          /* 0 = the model's default (the engine resolves it: sw_image.steps) */
+    int width, height;
     const char *model;
 } sw_job;
 
 /* One output. On success status == 0 and rgb holds width*height*3 bytes (owned by the engine,
  * valid until the next render call or destroy). On failure status != 0 (an sf_status value) and
- * error says why; rgb is NULL. width/height are the size actually rendered. */
+ * error says why; rgb is NULL. width/height are the size actually rendered, steps the steps
+ * actually run (never 0: a job's steps 0 resolved to its model's default), model_hash the
+ * rendering model's content hash (16 hex digits, se_model_spec_hash; "" when the engine has no
+ * model files, as the null engine). PNGs and manifest lines record steps and model_hash. */
+#define SW_MODEL_HASH_LEN 16
 typedef struct sw_image {
     int status;
     char error[256];
     uint8_t *rgb;
     int width, height;
+    int steps;
+    char model_hash[SW_MODEL_HASH_LEN + 1];
 } sw_image;
 
 typedef struct sw_engine sw_engine;

@@ -33,7 +33,10 @@ typedef struct lt_model {
     se_model_prediction pred;
     const se_model_spec *spec; /* from models=FILE (then path/unet/pred unused), else NULL */
     se_model *m;       /* NULL until first used (or after a failed load) */
+    char hash[SE_MODEL_HASH_LEN + 1]; /* content hash of the files loaded ("" until loaded) */
 } lt_model;
+
+#define LT_BARE_DEFAULT_STEPS 4 /* a bare model=PATH whose file names say no step count */
 
 typedef struct lt_engine {
     sw_engine base;    /* must be first */
@@ -65,6 +68,45 @@ static int find_model(const lt_engine *le, const char *name) {
     for (int i = 0; i < le->nmodels; i++)
         if (strcmp(le->models[i].name, name) == 0) return i;
     return -1;
+}
+
+/* Default steps of a bare model=PATH (no spec, so no default_steps): the N of a Lightning file
+ * name "..._Nstep..." (sdxl_lightning_8step_unet.safetensors: 8), looked for in the UNet file's
+ * name, then the folder's; else LT_BARE_DEFAULT_STEPS. */
+static int bare_default_steps(const lt_model *m) {
+    const char *names[2] = {m->unet, m->path};
+    for (int k = 0; k < 2; k++) {
+        const char *base = strrchr(names[k], '/');
+        base = base ? base + 1 : names[k];
+        for (const char *p = strstr(base, "step"); p; p = strstr(p + 1, "step")) {
+            const char *d = p;
+            while (d > base && d[-1] >= '0' && d[-1] <= '9') d--;
+            if (d == p || p - d > 4) continue;
+            int n = atoi(d);
+            if (n >= 1 && n <= SE_MAX_JOB_STEPS && (d == base || d[-1] == '_' || d[-1] == '-')) return n;
+        }
+    }
+    return LT_BARE_DEFAULT_STEPS;
+}
+
+/* The content hash of a model's files (se_model_spec_hash, the same value strike-render writes):
+ * a spec's own, or for a bare model=PATH that of a spec with its folder, UNet file and
+ * prediction (auto counts as epsilon). */
+static se_status model_hash(const lt_model *lm, char out[SE_MODEL_HASH_LEN + 1]) {
+    if (lm->spec) return se_model_spec_hash(lm->spec, out);
+    se_model_spec *sp = calloc(1, sizeof *sp);
+    if (!sp) return SE_ERR_NOMEM;
+    snprintf(sp->name, sizeof sp->name, "%.63s", lm->name);
+    snprintf(sp->base, sizeof sp->base, "%s", lm->path);
+    snprintf(sp->unet, sizeof sp->unet, "%s", lm->unet);
+    sp->lora_strength = 1.0f;
+    sp->prediction = lm->pred == SE_MODEL_PRED_SAMPLE ? SE_SPEC_PRED_SAMPLE : SE_SPEC_PRED_EPSILON;
+    sp->steps[0] = bare_default_steps(lm);
+    sp->nsteps = 1;
+    sp->default_steps = sp->steps[0];
+    se_status st = se_model_spec_hash(sp, out);
+    free(sp);
+    return st;
 }
 
 static int grow(lt_engine *le, size_t n, size_t pixels) {
@@ -129,9 +171,13 @@ static int lt_render(sw_engine *base, const sw_job *jobs, size_t n, sw_image *ou
             continue;
         }
         int steps = j->steps;
-        if (le->models[mi].spec && se_model_spec_check_steps(le->models[mi].spec, steps, &steps) != SE_OK) {
-            fail_job(&out[i], SF_ERR_INVALID_STEPS, se_last_error()); /* names model and steps */
-            continue;
+        if (le->models[mi].spec) {
+            if (se_model_spec_check_steps(le->models[mi].spec, steps, &steps) != SE_OK) {
+                fail_job(&out[i], SF_ERR_INVALID_STEPS, se_last_error()); /* names model and steps */
+                continue;
+            }
+        } else if (steps == 0) {
+            steps = bare_default_steps(&le->models[mi]);
         }
         if ((j->prompt_len && !j->prompt) || (j->prompt && memchr(j->prompt, 0, j->prompt_len))) {
             fail_job(&out[i], SF_ERR_INVALID_PROMPT, "lightning engine: prompt contains a NUL byte");
@@ -147,6 +193,7 @@ static int lt_render(sw_engine *base, const sw_job *jobs, size_t n, sw_image *ou
         le->prompts[le->nprompts++] = p;
         out[i].width = j->width;
         out[i].height = j->height;
+        out[i].steps = steps;
         out[i].rgb = le->pixels + off;
         off += (size_t)j->width * (size_t)j->height * 3;
         which[i] = mi;
@@ -175,13 +222,16 @@ static int lt_render(sw_engine *base, const sw_job *jobs, size_t n, sw_image *ou
             d.unet_file = lm->unet[0] ? lm->unet : NULL;
             d.prediction = lm->pred;
             if (lm->spec) se_model_spec_to_desc(lm->spec, &d);
-            if (se_engine_load_model(le->e, &d, &lm->m) != SE_OK) {
+            if (model_hash(lm, lm->hash) != SE_OK || se_engine_load_model(le->e, &d, &lm->m) != SE_OK) {
                 char msg[256];
                 snprintf(msg, sizeof msg, "lightning engine: model %s: %s", lm->name, se_last_error());
                 for (size_t q = 0; q < k; q++) fail_job(&out[le->idx[q]], SF_ERR_MODEL, msg);
+                lm->hash[0] = 0;
                 continue;
             }
         }
+        for (size_t q = 0; q < k; q++)
+            memcpy(out[le->idx[q]].model_hash, lm->hash, sizeof lm->hash);
         /* gather this model's jobs contiguously */
         se_job *mj = malloc(k * sizeof *mj);
         se_job_result *mr = malloc(k * sizeof *mr);

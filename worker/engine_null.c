@@ -18,6 +18,8 @@
 
 #include "engine_iface.h"
 
+#define NULL_DEFAULT_STEPS 4 /* what a job with steps 0 records (the null engine has no model) */
+
 typedef struct {
     sw_engine base;  /* must be first */
     char fail[256];  /* prompt substring that makes a job fail; empty = never */
@@ -93,6 +95,7 @@ static int null_render(sw_engine *e, const sw_job *jobs, size_t n, sw_image *out
         int w = jobs[i].width / ne->scale, h = jobs[i].height / ne->scale;
         o->width = w < 1 ? 1 : w;
         o->height = h < 1 ? 1 : h;
+        o->steps = jobs[i].steps > 0 ? jobs[i].steps : NULL_DEFAULT_STEPS; /* 0 = "the model's default" */
         o->rgb = ne->pixels + off;
         off += (size_t)o->width * o->height * 3;
         paint(o->rgb, o->width, o->height, fnv1a(jobs[i].prompt, jobs[i].prompt_len) ^ splitmix64(jobs[i].seed));

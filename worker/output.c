@@ -172,12 +172,13 @@ int sw_output_png(sw_output *o, const sw_output_job *j, char *err, size_t errlen
         .prompt = prompt,
         .model = j->job->model,
         .seed = j->job->seed,
-        .steps = j->job->steps,
+        .steps = j->image->steps > 0 ? j->image->steps : j->job->steps, /* resolved by the engine */
         .submission = j->submission,
         .job_index = j->index,
         .has_job_index = 1,
         .noise_mode = j->engine->noise_mode,
         .engine_version = j->engine->version,
+        .model_hash = j->image->model_hash[0] ? j->image->model_hash : NULL,
     };
     int rc = sf_png_write(path, j->image->rgb, j->image->width, j->image->height, &meta, &o->png, err, errlen);
     if (prompt != small)
@@ -198,9 +199,19 @@ int sw_output_manifest(sw_output *o, const sw_output_job *j, char *err, size_t e
     }
     fprintf(fp, "{\"index\":%" PRIu64 ",\"path\":", j->index);
     json_str(fp, path, strlen(path));
-    fprintf(fp, ",\"seed\":%" PRIu64 ",\"steps\":%d,\"width\":%d,\"height\":%d,\"model\":", j->job->seed,
-            j->job->steps, j->job->width, j->job->height);
+    /* a seed over 2^63-1 is written as a string of digits, as the CLI writes them: many JSON
+     * readers (jq among them) cannot hold it as a number */
+    if (j->job->seed > (uint64_t)INT64_MAX)
+        fprintf(fp, ",\"seed\":\"%" PRIu64 "\"", j->job->seed);
+    else
+        fprintf(fp, ",\"seed\":%" PRIu64, j->job->seed);
+    fprintf(fp, ",\"steps\":%d,\"width\":%d,\"height\":%d,\"model\":",
+            j->image->steps > 0 ? j->image->steps : j->job->steps, j->job->width, j->job->height);
     json_str(fp, j->job->model ? j->job->model : "", j->job->model ? strlen(j->job->model) : 0);
+    if (j->image->model_hash[0]) {
+        fputs(",\"model_hash\":", fp);
+        json_str(fp, j->image->model_hash, strlen(j->image->model_hash));
+    }
     fprintf(fp, ",\"render_ms\":%u,\"worker\":", j->render_ms);
     json_str(fp, o->worker_id, strlen(o->worker_id));
     fputs(",\"prompt\":", fp);

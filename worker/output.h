@@ -5,7 +5,9 @@
  *
  * Manifest: <dir of the submission>/manifest-<worker id>.jsonl, one object per finished job:
  *   {"index":N,"path":"...","seed":S,"steps":4,"width":1024,"height":1024,"model":"...",
- *    "render_ms":R,"worker":"...","prompt":"..."}
+ *    "model_hash":"0123456789abcdef","render_ms":R,"worker":"...","prompt":"..."}
+ * steps are the steps the engine ran (a job's 0 resolved); model_hash only when the engine has one
+ * (not the null engine); a seed over 2^63-1 is a string of digits.
  * Lines are appended and flushed before the matching Results are sent; a job retried on another
  * worker appears in that worker's manifest too (the coordinator's record is the truth).
  */

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# test_farm_models.sh - a job's model and steps through the whole farm (real redis-server,
+# coordinator, `strike-worker --engine cpu`, CLI) with the tiny random model strike-render makes:
+#  1. coordinator with `--models FILE`: a submission with no --steps gets the model's
+#     default_steps (status, manifest and PNG say so, and the pixels equal strike-render's at
+#     those steps); steps the model does not list (template or one JSONL line) and an unknown
+#     model are refused at submit (CLI exit 5, message naming job/steps/what the model supports);
+#  2. every farm PNG carries strike:model_hash, equal to what strike-render writes for the model;
+#  3. a malformed models config stops the coordinator at start (exit 1, file/model/key named);
+#  4. coordinator without a models config: steps 0 travel to the worker, which resolves them
+#     (a spec's default_steps; a bare model=PATH from its folder's "_Nstep" name).
+# Environment: as tests/farm/harness.sh, plus STRIKE_RENDER_BIN and STRIKE_PNG_DIFF.
+set -uo pipefail
+. "$(dirname "$0")/../tests/farm/harness.sh"
+h_init models
+h_redis_start
+"$STRIKE_RENDER_BIN" --make-tiny-model "$H_DIR/tiny" 2>/dev/null || h_fail "tiny model"
+ln -s tiny "$H_DIR/tiny_2step" # a bare folder whose name says 2 steps
+cat >"$H_DIR/models.json" <<'EOF'
+{"_comment": "test models",
+ "models": [{"name": "tiny-2step", "base": "tiny", "steps": [2]},
+            {"name": "tiny-multi", "base": "tiny", "steps": [1, 2], "default_steps": 1}]}
+EOF
+
+# ---- 3. malformed models configs: the coordinator refuses to start, naming what is wrong
+bad_config() { # bad_config NAME JSON EXPECTED-TEXT...
+  local name=$1 json=$2; shift 2
+  printf '%s\n' "$json" >"$H_DIR/bad-$name.json"
+  local out rc
+  out=$("$H_COORD" --worker-endpoint "ipc://$H_DIR/bw.ipc" --client-endpoint "ipc://$H_DIR/bc.ipc" \
+    --redis "$H_REDIS_SOCK" --models "$H_DIR/bad-$name.json" 2>&1)
+  rc=$?
+  [ "$rc" -eq 1 ] || { h_fail "bad models config $name: coordinator exit $rc, expected 1"; return; }
+  local t
+  for t in "bad-$name.json" "$@"; do
+    grep -qF -- "$t" <<<"$out" || h_fail "bad models config $name: message lacks \"$t\": $out"
+  done
+  h_log "bad models config $name refused: $out"
+}
+bad_config unknown-key '{"models": [{"name": "m1", "base": "b", "steps": [4], "stepz": 3}]}' "model m1" '"stepz"'
+bad_config steps-range '{"models": [{"name": "m1", "base": "b", "steps": [4, 0]}]}' "model m1" '"steps"[1]'
+bad_config default '{"models": [{"name": "m1", "base": "b", "steps": [4], "default_steps": 8}]}' "model m1" '"default_steps"'
+bad_config name '{"models": [{"name": "a b", "base": "b", "steps": [4]}]}' "models[0]" '"name"'
+bad_config twice '{"models": [{"name": "m1", "base": "b", "steps": [4]}, {"name": "m1", "base": "b", "steps": [2]}]}' "m1" "twice"
+bad_config no-models '{"model": []}' '"model"'
+bad_config json '{"models": [' "line"
+"$H_COORD" --redis "$H_REDIS_SOCK" --models "$H_DIR/missing.json" >/dev/null 2>"$H_DIR/missing.err"
+[ $? -eq 1 ] && grep -q "missing.json" "$H_DIR/missing.err" || h_fail "a missing models config is not refused"
+
+# ---- 1. coordinator with the models config
+h_coord_start --models "$H_DIR/models.json"
+"$H_WORKER" --engine cpu --engine-options "models=$H_DIR/models.json,model=bare:$H_DIR/tiny_2step,threads=2,max_batch=4" \
+  --coordinator "$H_WEP" --output-root "$H_OUT" --worker-id wm --backoff-max-ms 500 --batch 8 \
+  >>"$H_DIR/logs/worker-wm.log" 2>&1 &
+H_PIDS+=("$!")
+h_wait_workers 1
+echo "a red cat" >"$H_DIR/one.txt"
+
+# the model's default steps, resolved at submit
+id=$(h_strike submit "$H_DIR/one.txt" --model tiny-multi --width 64 --height 64 --seed 11) || h_fail "submit (default steps)"
+h_wait_finished "$id" >/dev/null
+h_status "$id" | jq -e '.steps == 1 and .done == 1' >/dev/null || h_fail "status of $id: $(h_status "$id")"
+line=$(cat "$H_OUT/$id"/manifest-*.jsonl | jq -c 'select(.path != null)')
+[ "$(jq .steps <<<"$line")" = 1 ] || h_fail "manifest steps: $line"
+p=$(jq -r .path <<<"$line")
+"$STRIKE_PNG_CHECK" --text parameters "$p" | grep -q "Steps: 1," || h_fail "PNG parameters do not say Steps: 1"
+"$STRIKE_RENDER_BIN" --models "$H_DIR/models.json" --model tiny-multi --prompt "a red cat" --seed 11 --steps 1 \
+  --width 64 --height 64 --threads 2 --quiet -o "$H_DIR/ref-multi.png" 2>>"$H_DIR/logs/render.log" || h_fail "strike-render tiny-multi"
+out=$("$STRIKE_PNG_DIFF" "$p" "$H_DIR/ref-multi.png" 1) || h_fail "default-steps job differs from strike-render --steps 1: $out"
+
+# ---- 2. the model hash: present, 16 hex digits, equal to strike-render's for the same model
+fh=$("$STRIKE_PNG_CHECK" --text strike:model_hash "$p" | head -1)
+rh=$("$STRIKE_PNG_CHECK" --text strike:model_hash "$H_DIR/ref-multi.png" | head -1)
+[[ "$fh" =~ ^[0-9a-f]{16}$ ]] || h_fail "farm PNG strike:model_hash is \"$fh\""
+[ "$fh" = "$rh" ] || h_fail "farm model hash $fh, strike-render's $rh"
+[ "$(jq -r .model_hash <<<"$line")" = "$fh" ] || h_fail "manifest model_hash: $line"
+h_log "model hash $fh (farm) = $rh (strike-render)"
+
+# refusals at submit: template steps, one JSONL line's steps, an unknown model
+out=$(h_strike submit "$H_DIR/one.txt" --model tiny-2step --steps 4 --width 64 --height 64 2>&1)
+rc=$?
+[ "$rc" -eq 5 ] || h_fail "unsupported template steps: exit $rc, expected 5 ($out)"
+grep -q "template: steps 4: model tiny-2step supports steps {2} (default 2)" <<<"$out" || h_fail "template steps message: $out"
+printf '%s\n' '{"prompt":"ok"}' '{"prompt":"too many","steps":8}' >"$H_DIR/bad.jsonl"
+out=$(h_strike submit "$H_DIR/bad.jsonl" --model tiny-multi --width 64 --height 64 2>&1)
+rc=$?
+[ "$rc" -eq 5 ] || h_fail "unsupported job steps: exit $rc, expected 5 ($out)"
+grep -q "job 1: steps 8: model tiny-multi supports steps {1, 2} (default 1)" <<<"$out" || h_fail "job steps message: $out"
+out=$(h_strike submit "$H_DIR/one.txt" --model no-such-model --width 64 --height 64 2>&1)
+rc=$?
+[ "$rc" -eq 5 ] || h_fail "unknown model: exit $rc, expected 5 ($out)"
+grep -q 'unknown model "no-such-model"' <<<"$out" && grep -q "tiny-2step, tiny-multi" <<<"$out" ||
+  h_fail "unknown model message: $out"
+# an explicit supported value still works (and "bare" is not in the coordinator's config)
+id=$(h_strike submit "$H_DIR/one.txt" --model tiny-multi --steps 2 --width 64 --height 64 --seed 12) || h_fail "submit steps 2"
+h_wait_finished "$id" | jq -e '.steps == 2 and .done == 1' >/dev/null || h_fail "explicit steps 2"
+
+# ---- 4. no models config at the coordinator: steps 0 travel, the worker resolves them
+h_coord_kill TERM
+h_coord_start
+h_wait_workers 1
+id=$(h_strike submit "$H_DIR/one.txt" --model bare --width 64 --height 64 --seed 13) || h_fail "submit bare"
+st=$(h_wait_finished "$id")
+jq -e '.steps == 0 and .done == 1' <<<"$st" >/dev/null || h_fail "bare model job: $st"
+line=$(cat "$H_OUT/$id"/manifest-*.jsonl | jq -c 'select(.path != null)')
+[ "$(jq .steps <<<"$line")" = 2 ] || h_fail "bare model: the worker did not resolve steps 0 to 2: $line"
+p=$(jq -r .path <<<"$line")
+"$STRIKE_PNG_CHECK" --text parameters "$p" | grep -q "Steps: 2," || h_fail "bare model PNG parameters do not say Steps: 2"
+[[ "$("$STRIKE_PNG_CHECK" --text strike:model_hash "$p" | head -1)" =~ ^[0-9a-f]{16}$ ]] || h_fail "bare model PNG has no model hash"
+"$STRIKE_RENDER_BIN" --model "$H_DIR/tiny" --prompt "a red cat" --seed 13 --steps 2 --width 64 --height 64 \
+  --threads 2 --quiet -o "$H_DIR/ref-bare.png" 2>>"$H_DIR/logs/render.log" || h_fail "strike-render bare"
+out=$("$STRIKE_PNG_DIFF" "$p" "$H_DIR/ref-bare.png" 1) || h_fail "bare model job differs from strike-render --steps 2: $out"
+id=$(h_strike submit "$H_DIR/one.txt" --model tiny-2step --width 64 --height 64 --seed 14) || h_fail "submit spec, no coordinator config"
+h_wait_finished "$id" >/dev/null
+line=$(cat "$H_OUT/$id"/manifest-*.jsonl | jq -c 'select(.path != null)')
+[ "$(jq .steps <<<"$line")" = 2 ] || h_fail "spec model: the worker did not resolve steps 0 to its default 2: $line"
+h_done
