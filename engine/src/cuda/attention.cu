@@ -13,7 +13,10 @@
  *   - bf16/f16 with head dim 64 (every SDXL UNet attention): flash_wmma, tensor cores through
  *     WMMA: 4 warps x 16 queries, key tiles of 64 in shared memory, S = Q K^T and O += P V as
  *     16x16x16 MMAs with fp32 accumulation, the softmax state and O in shared memory (fp32).
- *   - everything else (F32, other head dims, the VAE's single head of 512): flash_fma, fp32 FMA,
+ *   - bf16/f16 with head dim 512 (the VAE mid-block's single head), sm_80+: flash512
+ *     (attention_flash512.cu), tensor cores through mma.sync: 32 queries per block, key/value
+ *     tiles of 32, O (fp32) in registers.
+ *   - everything else (F32, other head dims, d = 512 where flash512 does not apply): flash_fma, fp32 FMA,
  *     one thread per query, key tiles of 32. Heads wider than 64 are split along d: each block
  *     produces 64 output columns and accumulates the scores over all d in slices of 64 (so the
  *     score work is repeated per output slice).
@@ -21,6 +24,7 @@
  */
 #include <mma.h>
 
+#include "cuda/attention_flash512.h"
 #include "cuda/cuda_internal.h"
 
 namespace {
@@ -264,6 +268,9 @@ se_status launch_flash_wmma(se_cuda *c, const se_op *op, int64_t B, int64_t Nq, 
 se_status attention_flash(se_cuda *c, const se_op *op, int64_t B, int64_t Nq, int64_t Nk,
                           int64_t H, int64_t D) {
     const se_dtype dt = op->src[0]->dtype;
+    se_status st = SE_OK;
+    if (se_cuda_flash512_applies(c, op, B, Nq, H, D, &st)) return se_cuda_flash512(c, op, B, Nq, Nk, H);
+    if (st != SE_OK) return st;
     if (D == kWD && c->sm_major >= 8 && H <= 65535 && B <= 65535 &&
         (Nq + kWQ - 1) / kWQ <= 0x7fffffffLL) {
         if (dt == SE_BF16) return launch_flash_wmma<__nv_bfloat16>(c, op, B, Nq, Nk, H);
