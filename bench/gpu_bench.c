@@ -7,7 +7,11 @@
  *
  * Then the full SDXL configuration at 1024x1024 in bf16 with random weights (se_unet_new_random,
  * se_vae_new_random): one UNet step and one VAE decode at batch 1, and the 4-step image (4 x
- * UNet + Euler update, then the VAE decode; text encoders excluded) at batch 1 and batch 8.
+ * UNet + Euler update, then the VAE decode; text encoders excluded) at batch 1 and batch 8. On
+ * the GPU the random weights are generated on the device (se_cuda_fill_uniform installed as
+ * io/weights.h's generator: a Philox kernel writing bf16 in place, same uniform ranges as the
+ * host path), so no full-size weights are ever built on the host; --smoke-cpu keeps the host
+ * path. startup_s= is the pipeline's start-up: backend creation + UNet and VAE weights, synced.
  *
  * Output: one key=value line per case, then the summary line of issue 6 as the last line:
  *   gpu= ms_per_image_b1= images_per_s_b8= unet_step_ms= vae_decode_ms= tflops_b8= peak_mem_gb=
@@ -31,6 +35,7 @@
 #include "core/error.h"
 #include "core/ops.h"
 #include "cuda/cuda_info.h"
+#include "io/weights.h"
 #include "model/unet.h"
 #include "model/vae.h"
 
@@ -314,23 +319,31 @@ typedef struct summary {
     double ms_b1, ips_b8, unet_ms, vae_ms, tflops_b8, peak_gb;
 } summary;
 
+/* t_backend: seconds the backend's creation took (part of the start-up). */
 static void bench_pipeline(se_backend *be, const se_unet_config *uc, const se_vae_config *vc,
-                           int64_t h, int with_b8, summary *sm) {
+                           int64_t h, int with_b8, double t_backend, summary *sm) {
     sm->ms_b1 = sm->ips_b8 = sm->unet_ms = sm->vae_ms = sm->tflops_b8 = sm->peak_gb = -1;
     se_unet *u = NULL;
     se_vae *v = NULL;
+    /* On the GPU: weights generated in place by a kernel; on the CPU: the host path. */
+    const int on_device = strcmp(se_backend_name(be), "cuda") == 0;
+    se_weights_random_fn prev = se_weights_set_random_fill(on_device ? se_cuda_fill_uniform : NULL);
     double t0 = now_s();
     se_status st = se_unet_new_random(uc, be, 1, &u);
     if (st == SE_OK) st = se_vae_new_random(vc, be, 2, &v);
     if (st == SE_OK) st = se_backend_sync(be);
+    se_weights_set_random_fill(prev);
     if (st != SE_OK) {
         fprintf(stderr, "gpu_bench: random UNet/VAE: %s (%s)\n", se_strerror(st), se_last_error());
         se_unet_destroy(&u);
         return;
     }
-    printf("pipeline_weights_s=%.1f unet_params=%lld unet_weights_gb=%.2f weight_dtype=%s\n",
-           now_s() - t0, (long long)se_weights_numel(se_unet_weights(u)),
-           se_weights_bytes(se_unet_weights(u)) / 1e9, se_dtype_name(be->weight_dtype));
+    const double tw = now_s() - t0;
+    printf("pipeline_weights_s=%.2f weights_made_on=%s unet_params=%lld unet_weights_gb=%.2f "
+           "weight_dtype=%s\n", tw, on_device ? "device" : "host",
+           (long long)se_weights_numel(se_unet_weights(u)), se_weights_bytes(se_unet_weights(u)) / 1e9,
+           se_dtype_name(be->weight_dtype));
+    printf("startup_s=%.2f\n", t_backend + tw);
     fflush(stdout);
     int up = se_vae_upscale(v);
     pipe_io p;
@@ -369,14 +382,16 @@ static int smoke_cpu(void) {
     se_cpu_params cp;
     se_cpu_params_init(&cp);
     se_backend *be = NULL;
+    const double tb0 = now_s();
     if (se_backend_cpu_new(&cp, &be) != SE_OK) die("cpu backend", SE_ERR_INTERNAL);
+    const double t_backend = now_s() - tb0;
     se_unet_config uc;
     se_vae_config vc;
     se_status st = se_unet_config_load(STRIKE_FIXTURES_DIR "/unet/tiny/unet/config.json", &uc);
     if (st == SE_OK) st = se_vae_config_load(STRIKE_FIXTURES_DIR "/vae/tiny/config.json", &vc);
     if (st != SE_OK) die("tiny configs", st);
     summary sm;
-    bench_pipeline(be, &uc, &vc, 16, 1, &sm);
+    bench_pipeline(be, &uc, &vc, 16, 1, t_backend, &sm);
     se_backend_destroy(&be);
     printf("smoke_cpu unet_step_ms=%.2f vae_decode_ms=%.2f ms_per_image_b1=%.2f images_per_s_b8=%.2f\n",
            sm.unet_ms, sm.vae_ms, sm.ms_b1, sm.ips_b8);
@@ -465,14 +480,16 @@ int main(int argc, char **argv) {
 
     /* The full SDXL configuration at 1024x1024 in bf16: 4-step images at batch 1 and 8. */
     summary sm;
+    const double tb0 = now_s();
     g_be = make_backend(bf);
+    const double t_backend = now_s() - tb0;
     st = se_cuda_reset_peak(g_be);
     if (st != SE_OK) die("reset peak", st);
     se_unet_config uc;
     se_vae_config vc;
     se_unet_config_sdxl(&uc);
     se_vae_config_sdxl(&vc);
-    bench_pipeline(g_be, &uc, &vc, 128, !quick, &sm);
+    bench_pipeline(g_be, &uc, &vc, 128, !quick, t_backend, &sm);
     if (se_cuda_backend_info(g_be, &after) == SE_OK) {
         sm.peak_gb = after.pool_used_peak / 1e9;
         printf("conv_wcache_mb=%.0f conv_wcache_entries=%zu conv_wcache_hits=%llu "

@@ -1,6 +1,7 @@
 /*
  * engine.c - the public engine object (strike/engine.h): parameters, backend creation, the list
- * of loaded models, and the small public enum helpers. Rendering itself is in render.c.
+ * of loaded models, the UNet step graph cache (cuda backend, unet_graph.h), and the small public
+ * enum helpers. Rendering itself is in render.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,8 @@ se_status se_engine_new(const se_engine_params *p, se_engine **out) {
         return se_fail(SE_ERR_INVALID_ARG, "engine: threads %d outside 0..4096", p->threads);
     if (p->max_batch < 1 || p->max_batch > 64)
         return se_fail(SE_ERR_INVALID_ARG, "engine: max_batch %d outside 1..64", p->max_batch);
+    int graphs = 0;   /* CUDA graphs for the UNet step: cuda backend only, STRIKE_CUDA_GRAPH */
+    if (p->backend == SE_BACKEND_CUDA) SE_TRY(se_unet_graph_env(&graphs));
     se_engine *e = calloc(1, sizeof *e);
     if (!e) return se_fail(SE_ERR_NOMEM, "engine: no memory");
     e->p = *p;
@@ -69,6 +72,14 @@ se_status se_engine_new(const se_engine_params *p, se_engine **out) {
         free(e);
         return st;
     }
+    if (graphs) {
+        st = se_unet_graphs_new(e->be, NULL, SE_UNET_GRAPH_SLOTS, &e->graphs);
+        if (st != SE_OK) {
+            se_backend_destroy(&e->be);
+            free(e);
+            return st;
+        }
+    }
     *out = e;
     return SE_OK;
 }
@@ -76,6 +87,7 @@ se_status se_engine_new(const se_engine_params *p, se_engine **out) {
 void se_engine_destroy(se_engine **pe) {
     if (!pe || !*pe) return;
     se_engine *e = *pe;
+    se_unet_graphs_destroy(&e->graphs);   /* before the models whose memory the graphs use */
     while (e->models) {
         se_model *m = e->models;
         e->models = m->next;
@@ -100,6 +112,7 @@ se_status se_engine_load_model(se_engine *e, const se_model_desc *d, se_model **
 
 void se_engine_unload_model(se_engine *e, se_model **pm) {
     if (!e || !pm || !*pm) return;
+    se_unet_graphs_drop_model(e->graphs, *pm);
     for (se_model **pp = &e->models; *pp; pp = &(*pp)->next) {
         if (*pp == *pm) {
             *pp = (*pm)->next;

@@ -6,12 +6,14 @@
 
 #include "core/backend.h"
 #include "pipeline/model.h"
+#include "pipeline/unet_graph.h"
 #include "strike/engine.h"
 
 struct se_engine {
     se_engine_params p;   /* as created */
     se_backend *be;       /* the one backend every model of this engine lives on */
     se_model *models;     /* loaded models (freed with the engine) */
+    se_unet_graphs *graphs;  /* UNet step graphs (cuda backend, STRIKE_CUDA_GRAPH != 0), else NULL */
 };
 
 #endif

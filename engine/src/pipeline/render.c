@@ -7,7 +7,9 @@
  *      one batch -> ctx [B,77,D1+D2] (hidden_states[-2] of each, concatenated), pooled [B,P2];
  *   2. time_ids [H,W,0,0,H,W] per job (original size, crop, target size);
  *   3. noise per job from its own generator (or its given start latents), x = noise * sigma_max;
- *   4. Euler on trailing timesteps, the UNet run at batch B each step (no CFG);
+ *   4. Euler on trailing timesteps, the UNet run at batch B each step (no CFG); on the cuda
+ *      backend the step is a CUDA graph replayed from the engine's cache (unet_graph.h), whose
+ *      entry also owns the step's tensors (ctx, pooled, time_ids, sample, timestep, out);
  *   5. VAE decode of x / scaling_factor at batch B, diffusers' 8-bit rounding.
  */
 #include <stdio.h>
@@ -38,7 +40,8 @@ typedef struct batch {
     int B, H, W, h, w, steps;
     size_t njobs_total, jobs_done, first;
     se_tensor ctx, pooled, time_ids, sample, timestep, out;
-    void *mem_ctx, *mem_pooled, *mem_time, *mem_sample, *mem_t, *mem_out;
+    void *mem_ctx, *mem_pooled, *mem_time, *mem_sample, *mem_t, *mem_out;   /* NULL with graph */
+    se_unet_graph_entry *graph;   /* the step's graph entry (its tensors above), or NULL */
     void *host_act;     /* act-dtype staging buffer (n elements) when act != F32 */
     se_progress_fn progress;
     void *user;
@@ -213,11 +216,32 @@ static se_status unet_step(void *user, int step, float timestep, const float *x_
     float ts[64];
     for (int i = 0; i < b->B; i++) ts[i] = timestep;
     SE_TRY(se_tensor_set_data(b->m->be, &b->timestep, ts, sizeof(float) * (size_t)b->B));
-    SE_TRY(se_unet_forward(b->m->unet, &b->sample, &b->timestep, &b->ctx, &b->pooled,
-                           &b->time_ids, &b->out));
+    if (b->graph)
+        SE_TRY(se_unet_graphs_step(b->e->graphs, b->graph));
+    else
+        SE_TRY(se_unet_forward(b->m->unet, &b->sample, &b->timestep, &b->ctx, &b->pooled,
+                               &b->time_ids, &b->out));
     SE_TRY(download_f32(b, &b->out, out, n));
     report(b, SE_STAGE_DENOISE, step + 1);
     return SE_OK;
+}
+
+/* Takes the step's tensors from the engine's graph cache entry for this batch's shape (so the
+ * graph's fixed addresses are the ones the pipeline fills). When no entry can be made (no
+ * memory), the batch runs eagerly on its own tensors, as with graphs off. */
+static void use_graph(batch *b, int C, int64_t D, int64_t P) {
+    se_unet_graph_io *io = NULL;
+    if (se_unet_graphs_acquire(b->e->graphs, b->m, b->m->unet, b->B, b->h, b->w, D, P, C, C,
+                               b->m->be->act_dtype, &b->graph, &io) != SE_OK) {
+        b->graph = NULL;
+        return;
+    }
+    b->ctx = io->ctx;
+    b->pooled = io->pooled;
+    b->time_ids = io->time_ids;
+    b->timestep = io->timestep;
+    b->sample = io->sample;
+    b->out = io->out;
 }
 
 /* Runs one batch (all jobs valid, same steps and size); fills each job's rgb. */
@@ -241,12 +265,15 @@ static se_status run_batch(batch *b) {
                        ? SE_OK : se_fail(SE_ERR_NOMEM, "pipeline: no memory for a batch of %d", b->B);
     if (st == SE_OK) st = se_schedule_trailing(&m->sched, b->steps, s);
     report(b, SE_STAGE_TEXT, 0);
-    if (st == SE_OK) st = alloc_tensor(be, act, 3, (int64_t[]){b->B, TOK_LEN, D}, "ctx", &b->mem_ctx, &b->ctx);
-    if (st == SE_OK) st = alloc_tensor(be, act, 2, (int64_t[]){b->B, P}, "pooled", &b->mem_pooled, &b->pooled);
-    if (st == SE_OK) st = alloc_tensor(be, SE_F32, 2, (int64_t[]){b->B, 6}, "time_ids", &b->mem_time, &b->time_ids);
-    if (st == SE_OK) st = alloc_tensor(be, SE_F32, 1, (int64_t[]){b->B}, "timestep", &b->mem_t, &b->timestep);
-    if (st == SE_OK) st = alloc_tensor(be, act, 4, (int64_t[]){b->B, C, b->h, b->w}, "sample", &b->mem_sample, &b->sample);
-    if (st == SE_OK) st = alloc_tensor(be, act, 4, (int64_t[]){b->B, C, b->h, b->w}, "unet.out", &b->mem_out, &b->out);
+    if (st == SE_OK && b->e->graphs) use_graph(b, C, D, P);
+    if (!b->graph) {
+        if (st == SE_OK) st = alloc_tensor(be, act, 3, (int64_t[]){b->B, TOK_LEN, D}, "ctx", &b->mem_ctx, &b->ctx);
+        if (st == SE_OK) st = alloc_tensor(be, act, 2, (int64_t[]){b->B, P}, "pooled", &b->mem_pooled, &b->pooled);
+        if (st == SE_OK) st = alloc_tensor(be, SE_F32, 2, (int64_t[]){b->B, 6}, "time_ids", &b->mem_time, &b->time_ids);
+        if (st == SE_OK) st = alloc_tensor(be, SE_F32, 1, (int64_t[]){b->B}, "timestep", &b->mem_t, &b->timestep);
+        if (st == SE_OK) st = alloc_tensor(be, act, 4, (int64_t[]){b->B, C, b->h, b->w}, "sample", &b->mem_sample, &b->sample);
+        if (st == SE_OK) st = alloc_tensor(be, act, 4, (int64_t[]){b->B, C, b->h, b->w}, "unet.out", &b->mem_out, &b->out);
+    }
     if (st == SE_OK) st = encode_text(b);
     if (st == SE_OK) {
         float tid[64 * 6];
