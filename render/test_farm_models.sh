@@ -8,7 +8,11 @@
 #  2. every farm PNG carries strike:model_hash, equal to what strike-render writes for the model;
 #  3. a malformed models config stops the coordinator at start (exit 1, file/model/key named);
 #  4. coordinator without a models config: steps 0 travel to the worker, which resolves them
-#     (a spec's default_steps; a bare model=PATH from its folder's "_Nstep" name).
+#     (a spec's default_steps; a bare model=PATH from its folder's "_Nstep" name);
+#  5. the worker's start-up check (se_model_check): a model folder with a tensor removed from a
+#     safetensors header, one whose config implies other shapes, a missing tokenizer file, and
+#     a models config with one broken model among good ones: the worker exits 2 naming the
+#     model, the file and the tensor.
 # Environment: as tests/farm/harness.sh, plus STRIKE_RENDER_BIN and STRIKE_PNG_DIFF.
 set -uo pipefail
 . "$(dirname "$0")/../tests/farm/harness.sh"
@@ -114,4 +118,46 @@ id=$(h_strike submit "$H_DIR/one.txt" --model tiny-2step --width 64 --height 64 
 h_wait_finished "$id" >/dev/null
 line=$(cat "$H_OUT/$id"/manifest-*.jsonl | jq -c 'select(.path != null)')
 [ "$(jq .steps <<<"$line")" = 2 ] || h_fail "spec model: the worker did not resolve steps 0 to its default 2: $line"
+
+# ---- 5. the worker's start-up check
+st_drop() { # st_drop FILE TENSOR: remove TENSOR from FILE's safetensors header (same header size)
+  local f=$1 name=$2 n hdr
+  n=$(od -An -tu8 -N8 "$f" | tr -d ' ')
+  hdr=$(dd if="$f" bs=1 skip=8 count="$n" 2>/dev/null | jq -c --arg k "$name" 'del(.[$k])')
+  printf '%-*s' "$n" "$hdr" | dd of="$f" bs=1 seek=8 conv=notrunc 2>/dev/null
+}
+worker_refuses() { # worker_refuses WHAT ENGINE-OPTIONS EXPECTED-TEXT...
+  local what=$1 opts=$2; shift 2
+  local out rc t
+  out=$("$H_WORKER" --engine cpu --engine-options "$opts,threads=1" --coordinator "$H_WEP" \
+    --output-root "$H_OUT" --worker-id wchk --exit-after-idle-ms 100 2>&1)
+  rc=$?
+  [ "$rc" -eq 2 ] || { h_fail "start-up check, $what: worker exit $rc, expected 2: $(tail -2 <<<"$out")"; return; }
+  for t in "$@"; do
+    grep -qF -- "$t" <<<"$out" || h_fail "start-up check, $what: message lacks \"$t\": $(tail -2 <<<"$out")"
+  done
+  h_log "start-up check, $what: $(grep "start-up check" <<<"$out" | head -1)"
+}
+cp -r "$H_DIR/tiny" "$H_DIR/no-tensor"
+uf=$H_DIR/no-tensor/unet/diffusion_pytorch_model.safetensors
+n=$(od -An -tu8 -N8 "$uf" | tr -d ' ')
+victim=$(dd if="$uf" bs=1 skip=8 count="$n" 2>/dev/null | jq -r 'keys[]' | grep 'attn2.to_k.weight$' | head -1)
+[ -n "$victim" ] || h_fail "no attn2.to_k tensor in the tiny UNet"
+st_drop "$uf" "$victim"
+worker_refuses "a tensor removed" "model=broken:$H_DIR/no-tensor" "model broken" "missing tensor $victim" "$uf"
+cp -r "$H_DIR/tiny" "$H_DIR/bad-shape"
+jq '.cross_attention_dim += 16' "$H_DIR/tiny/unet/config.json" >"$H_DIR/bad-shape/unet/config.json"
+worker_refuses "a mismatched shape" "model=bent:$H_DIR/bad-shape" "model bent" "unet: tensor" "attn2.to_k.weight: expected"
+cp -r "$H_DIR/tiny" "$H_DIR/deep-te"
+jq '.num_hidden_layers += 1' "$H_DIR/tiny/text_encoder/config.json" >"$H_DIR/deep-te/text_encoder/config.json"
+worker_refuses "a text encoder layer missing" "model=deep:$H_DIR/deep-te" "model deep" "missing tensor" \
+  "encoder.layers.3." "$H_DIR/deep-te/text_encoder/model.safetensors"
+cp -r "$H_DIR/tiny" "$H_DIR/no-merges"
+rm "$H_DIR/no-merges/tokenizer_2/merges.txt"
+worker_refuses "a tokenizer file missing" "model=nm:$H_DIR/no-merges" "model nm" "tokenizer_2/merges.txt"
+cat >"$H_DIR/models-broken.json" <<'EOF'
+{"models": [{"name": "good", "base": "tiny", "steps": [4]},
+            {"name": "typo", "base": "tiny", "unet": "tiny/unet/diffusion_pytorch_model.safetensorz", "steps": [4]}]}
+EOF
+worker_refuses "one broken model in a models config" "models=$H_DIR/models-broken.json" "model typo" "safetensorz"
 h_done

@@ -109,6 +109,33 @@ static se_status model_hash(const lt_model *lm, char out[SE_MODEL_HASH_LEN + 1])
     return st;
 }
 
+/* The engine's description of a model (strings point into lm and its spec). */
+static void model_desc(const lt_model *lm, se_model_desc *d) {
+    se_model_desc_init(d);
+    d->base_dir = lm->path;
+    d->name = lm->name;
+    d->unet_file = lm->unet[0] ? lm->unet : NULL;
+    d->prediction = lm->pred;
+    if (lm->spec) se_model_spec_to_desc(lm->spec, d);
+}
+
+/* Start-up check of every model served (se_model_check: files, configs, tokenizers and every
+ * tensor's presence and shape, without loading weights). A worker with a broken model refuses
+ * to start: a typo in a path should stop it at once, not fail its jobs one by one. Returns 0, or
+ * -1 with err naming the model, the file and the tensor. */
+static int check_models(lt_engine *le, char *err, size_t errlen) {
+    for (int i = 0; i < le->nmodels; i++) {
+        se_model_desc d;
+        model_desc(&le->models[i], &d);
+        if (se_model_check(&d) != SE_OK) {
+            snprintf(err, errlen, "lightning engine: start-up check of the models (nothing loaded): %s",
+                     se_last_error()); /* "model NAME: <part>: missing tensor T in FILE" */
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int grow(lt_engine *le, size_t n, size_t pixels) {
     if (pixels > le->cap) {
         uint8_t *p = realloc(le->pixels, pixels);
@@ -216,12 +243,7 @@ static int lt_render(sw_engine *base, const sw_job *jobs, size_t n, sw_image *ou
         lt_model *lm = &le->models[mi];
         if (!lm->m) {
             se_model_desc d;
-            se_model_desc_init(&d);
-            d.base_dir = lm->path;
-            d.name = lm->name;
-            d.unet_file = lm->unet[0] ? lm->unet : NULL;
-            d.prediction = lm->pred;
-            if (lm->spec) se_model_spec_to_desc(lm->spec, &d);
+            model_desc(lm, &d);
             if (model_hash(lm, lm->hash) != SE_OK || se_engine_load_model(le->e, &d, &lm->m) != SE_OK) {
                 char msg[256];
                 snprintf(msg, sizeof msg, "lightning engine: model %s: %s", lm->name, se_last_error());
@@ -461,6 +483,7 @@ sw_engine *sw_engine_lightning_create(const char *kind, const char *options, int
                  "(a diffusers SDXL folder; strike-render --make-tiny-model DIR makes a tiny random one)");
         rc = -1;
     }
+    if (rc == 0) rc = check_models(le, err, errlen);
     if (rc != 0) {
         se_engine_destroy(&le->e);
         se_model_specs_free(&le->specs);

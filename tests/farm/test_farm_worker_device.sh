@@ -9,7 +9,11 @@ set -uo pipefail
 h_init worker-device
 h_redis_start
 h_coord_start --heartbeat-ms 200
-nomodel=$H_DIR/no-model   # the Lightning engine loads models at the first job: none runs here
+# The Lightning engine checks its models at start (headers only) and loads them at the first job:
+# none runs here, so the tiny random model strike-render makes is enough.
+nomodel=$H_DIR/tiny-model
+"${STRIKE_RENDER_BIN:-$STRIKE_BIN_DIR/render/strike-render}" --make-tiny-model "$nomodel" 2>/dev/null ||
+  h_fail "strike-render --make-tiny-model"
 
 # Start-up failures: exit code 2 and the message.
 expect_fail() { # what pattern args...

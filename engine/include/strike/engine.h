@@ -191,6 +191,16 @@ typedef void (*se_progress_fn)(void *user, const se_progress *p);
 se_status se_engine_render(se_engine *e, se_model *m, const se_job *jobs, size_t njobs,
                            se_job_result *results, se_progress_fn progress, void *user);
 
+/* Checks a model description without loading its weights: every file and folder is there, the
+ * configs, the scheduler config and both tokenizers read, every safetensors header is valid and
+ * every tensor each network needs is present with the shape its config implies (the loaders'
+ * own tables, through the same sources se_engine_load_model uses: folder, UNet file, SGM
+ * checkpoint, VAE folder; a LoRA's keys are matched too). Reads headers, configs and tokenizer
+ * files, not the weights (networks mapped from an SGM checkpoint are an exception: see
+ * docs/models.md). SE_OK, or the failure with se_last_error() naming the model (d->name), the
+ * file and the missing or mismatched tensor, as a load would. Needs no engine. */
+se_status se_model_check(const se_model_desc *d);
+
 #ifdef __cplusplus
 }
 #endif
