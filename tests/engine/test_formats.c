@@ -352,6 +352,92 @@ static void run_names(void) {
 
 /* ------------------------------------------------------------------ LoRA ---- */
 
+/* Are two loaded weight sets of the same network the same tensors (declaration order; the
+ * names may differ by a "text_model." prefix) with the same bytes? */
+static bool weights_identical(const se_weights *a, const se_weights *b) {
+    if (!a || !b || se_weights_count(a) != se_weights_count(b)) {
+        printf("  weight sets of %zu and %zu tensors\n", a ? se_weights_count(a) : 0,
+               b ? se_weights_count(b) : 0);
+        return false;
+    }
+    bool same = true;
+    for (int h = 0; h < (int)se_weights_count(a) && same; h++) {
+        const se_tensor *x = se_weights_at(a, h), *y = se_weights_at(b, h);
+        size_t nb = se_tensor_nbytes(x);
+        if (x->dtype != y->dtype || !se_tensor_same_shape(x, y) ||
+            (!strstr(x->name, y->name) && !strstr(y->name, x->name))) {
+            printf("  tensor %d: %s / %s differ in dtype, shape or name\n", h, x->name, y->name);
+            same = false;
+            break;
+        }
+        char *p = malloc(nb), *q = malloc(nb);
+        same = p && q && se_tensor_get_data(g_be, x, p, nb) == SE_OK &&
+               se_tensor_get_data(g_be, y, q, nb) == SE_OK && memcmp(p, q, nb) == 0;
+        if (!same) printf("  %s differs\n", x->name);
+        free(p);
+        free(q);
+    }
+    return same;
+}
+
+/* The UNet and text encoders of sources s (diffusers files, or the SGM checkpoint when a file
+ * is NULL) loaded the way se_sf_load_networks did before it merged while loading: views with
+ * the LoRA's updates, materialised as images, each network loaded from its image. */
+static se_status load_via_images(const se_sf_sources *s, se_unet **u, se_clip **c1, se_clip **c2) {
+    se_st_file *files[3] = {NULL, NULL, NULL}, *ck = NULL;
+    se_sf_view *v[3] = {NULL, NULL, NULL};
+    const char *paths[3] = {s->unet_file, s->te1_file, s->te2_file};
+    se_unet_config uc;
+    se_status st = se_unet_config_load(s->unet_config, &uc);
+    if (st == SE_OK && s->checkpoint) st = se_st_open(s->checkpoint, &ck);
+    for (int k = 0; k < 3 && st == SE_OK; k++) {
+        if (paths[k]) {
+            st = se_st_open(paths[k], &files[k]);
+            if (st == SE_OK) st = se_sf_view_identity(files[k], NULL, &v[k]);
+        } else {
+            st = se_sf_view_new(ck, (se_sf_component)k, &uc, &v[k]);
+        }
+    }
+    se_lora_targets tg = {.unet = v[0], .ucfg = &uc, .te1 = v[1], .te2 = v[2]};
+    se_lora_stats ls;
+    if (st == SE_OK) st = se_lora_apply(s->lora, s->lora_strength, &tg, &ls);
+    for (int k = 0; k < 3 && st == SE_OK; k++) {
+        se_sf_image img;
+        st = se_sf_view_materialize(v[k], &img);
+        if (st != SE_OK) break;
+        if (k == 0) st = se_unet_new_from_files(s->unet_config, img.path, g_be, u);
+        else st = se_clip_load_files(k == 1 ? s->te1_config : s->te2_config, img.path, "te", g_be,
+                                     k == 1 ? c1 : c2);
+        se_sf_image_close(&img);
+    }
+    for (int k = 0; k < 3; k++) {
+        se_sf_view_destroy(&v[k]);
+        se_st_close(&files[k]);
+    }
+    se_st_close(&ck);
+    return st;
+}
+
+/* The most host memory a LoRA merge may hold at once, from the files alone: for the largest
+ * merged tensor (its fp32 reference in lora_ref, prefix pre) its fp32 result, a fused source it
+ * is split from (q/k/v: 3x) and a converted copy, plus the largest pair of LoRA factors in fp32.
+ * A whole network's image is far above this for every fixture. */
+static size_t merge_bound(const char *lora, const se_st_file *ref, const char *pre) {
+    size_t tmax = 0, fmax = 0;
+    for (size_t i = 0; i < se_st_count(ref); i++) {
+        const se_st_tensor *r = se_st_at(ref, i);
+        if (strncmp(r->name, pre, strlen(pre)) == 0 && !strstr(r->name, "unet_out") &&
+            (size_t)r->numel > tmax)
+            tmax = (size_t)r->numel;
+    }
+    se_st_file *f = NULL;
+    if (se_st_open(lora, &f) != SE_OK) return 0;
+    for (size_t i = 0; i < se_st_count(f); i++)
+        if ((size_t)se_st_at(f, i)->numel > fmax) fmax = (size_t)se_st_at(f, i)->numel;
+    se_st_close(&f);
+    return 4 * (5 * tmax + 2 * fmax);
+}
+
 static void run_lora(const char *style) {
     char path[512];
     snprintf(path, sizeof path, FIX "/formats/lora_%s.safetensors", style);
@@ -440,27 +526,64 @@ static void run_lora(const char *style) {
         free(want);
     }
     se_unet_destroy(&u);
-    /* end to end: the SGM checkpoint + this LoRA through se_sf_load_networks */
-    se_sf_sources s = {.checkpoint = SGM, .unet_config = UNET_CFG,
-                       .te1_config = TE1_DIR "/config.json", .te2_config = TE2_DIR "/config.json",
-                       .lora = path, .lora_strength = strength};
+    /* end to end through se_sf_load_networks: the diffusers files + this LoRA, then the SGM
+     * checkpoint + this LoRA; the merge's host memory stays within one tensor's worth */
+    size_t bound = merge_bound(path, ref, pre);
+    se_sf_load_stats ms;
+    se_sf_sources s = {.unet_config = UNET_CFG, .unet_file = UNET_W,
+                       .te1_config = TE1_DIR "/config.json", .te1_file = TE1_DIR "/model.safetensors",
+                       .te2_config = TE2_DIR "/config.json", .te2_file = TE2_DIR "/model.safetensors",
+                       .lora = path, .lora_strength = strength, .stats = &ms};
     se_clip *c1 = NULL, *c2 = NULL;
-    st = se_sf_load_networks(&s, g_be, &u, &c1, &c2, NULL);
-    CHECK_MSG(st == SE_OK, "checkpoint + LoRA: %s", se_last_error());
-    if (u && ro) {
-        size_t n;
-        float *got = unet_out(u, &n);
-        float *want = malloc((size_t)ro->numel * 4);
-        se_st_read_host(ref, ro, SE_F32, want, (size_t)ro->numel * 4);
-        if (got && n == (size_t)ro->numel) {
-            double e = rel_err_l2(got, want, n);
-            printf("  SGM checkpoint + LoRA via se_sf_load_networks: UNet rel err %.3g\n", e);
-            CHECK(e <= 1e-4);
-        } else {
-            CHECK(0);
+    for (int pass = 0; pass < 2; pass++) {
+        const char *what = pass ? "SGM checkpoint + LoRA" : "diffusers files + LoRA";
+        if (pass) {
+            s.checkpoint = SGM;
+            s.unet_file = s.te1_file = s.te2_file = NULL;
+            se_unet_destroy(&u);
+            se_clip_destroy(&c1);
+            se_clip_destroy(&c2);
         }
-        free(got);
-        free(want);
+        st = se_sf_load_networks(&s, g_be, &u, &c1, &c2, NULL);
+        CHECK_MSG(st == SE_OK, "%s: %s", what, se_last_error());
+        if (u && ro) {
+            size_t n;
+            float *got = unet_out(u, &n);
+            float *want = malloc((size_t)ro->numel * 4);
+            se_st_read_host(ref, ro, SE_F32, want, (size_t)ro->numel * 4);
+            if (got && n == (size_t)ro->numel) {
+                double e = rel_err_l2(got, want, n);
+                printf("  %s via se_sf_load_networks: UNet rel err %.3g\n", what, e);
+                CHECK(e <= 1e-4);
+            } else {
+                CHECK(0);
+            }
+            free(got);
+            free(want);
+        }
+        /* merged while loading = the same bytes as loading merged images (the old way) */
+        se_unet *ui = NULL;
+        se_clip *ai = NULL, *bi = NULL;
+        st = load_via_images(&s, &ui, &ai, &bi);
+        CHECK_MSG(st == SE_OK, "%s via images: %s", what, se_last_error());
+        bool same = u && c1 && c2 && ui && ai && bi &&
+                    weights_identical(se_unet_weights(ui), se_unet_weights(u)) &&
+                    weights_identical(se_clip_weights(ai), se_clip_weights(c1)) &&
+                    weights_identical(se_clip_weights(bi), se_clip_weights(c2));
+        printf("  %s: UNet and text encoder weights %s those loaded from merged images\n", what,
+               same ? "bit-identical to" : "DIFFER from");
+        CHECK(same);
+        se_unet_destroy(&ui);
+        se_clip_destroy(&ai);
+        se_clip_destroy(&bi);
+        size_t held = (size_t)ms.merged_image_bytes + ms.merge_scratch_peak;
+        printf("  %s: merge held %zu host bytes at most (images with merged tensors %llu, "
+               "scratch %zu; bound %zu), %d tensors merged, %d unused\n", what, held,
+               (unsigned long long)ms.merged_image_bytes, ms.merge_scratch_peak, bound, ms.merged,
+               ms.merged_unused);
+        CHECK_MSG(held <= bound, "%s: the merge held %zu bytes, more than one tensor's worth "
+                  "(%zu)", what, held, bound);
+        CHECK(ms.merged + ms.merged_unused == ls.modules);
     }
     /* the text encoders changed: CLIP-L output differs from the plain checkpoint's */
     se_clip *p1 = NULL;

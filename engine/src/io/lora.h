@@ -18,8 +18,9 @@
  * through the flattened kernel, W[o, i, kh, kw] += scale * (up[o, r] @ down[r, i*kh*kw]).
  * se_lora_apply checks and matches every module and records it as an update of its view entry
  * (se_sf_view_add_delta; each view keeps its own open copy of the LoRA file); the product is
- * computed one tensor at a time when the view is read or materialised, so merging costs no
- * memory beyond one tensor. On failure the views may hold some updates: destroy them.
+ * computed one tensor at a time when the view is read or materialised, or (se_sf_load_networks)
+ * written over the network's loaded tensor, so merging costs no memory beyond one tensor. On
+ * failure the views may hold some updates: destroy them.
  *
  * Policy: every LoRA module must hit a tensor of the model, with matching shapes. A key that
  * targets nothing is an ERROR (SE_ERR_MISSING_TENSOR naming the key), not a warning: a LoRA

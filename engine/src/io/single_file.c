@@ -19,6 +19,7 @@
 #include "core/error.h"
 #include "cpu/cpu_internal.h"
 #include "io/lora.h"
+#include "io/weights.h"
 
 #define SF_MAX_ENTRIES 65536
 
@@ -42,14 +43,39 @@ typedef struct sf_delta {
     float scale;
 } sf_delta;
 
+/* Host bytes the view's reads hold at once (its buffers; see se_sf_load_stats). */
+typedef struct sf_acct {
+    size_t cur, peak;
+} sf_acct;
+
 struct se_sf_view {
     const se_st_file *f;            /* the file every entry reads from */
+    sf_acct *acct;                  /* counts the buffers of reads */
     sf_entry *e;                    /* entries */
     size_t n, cap;                  /* count and capacity */
     se_dtype merge_dt;              /* dtype replaced entries are written in */
     se_st_file **adopted;           /* files the view closes (LoRA files its deltas read) */
     size_t nadopted;
 };
+
+/* malloc / free of a read buffer, counted in the view's acct. */
+static void *acct_alloc(const se_sf_view *v, size_t bytes) {
+    void *p = malloc(bytes ? bytes : 1);
+    if (p) {
+        v->acct->cur += bytes;
+        if (v->acct->cur > v->acct->peak) v->acct->peak = v->acct->cur;
+    }
+    return p;
+}
+
+static void acct_free(const se_sf_view *v, void *p, size_t bytes) {
+    if (!p) return;
+    free(p);
+    v->acct->cur -= bytes;
+}
+
+/* Does entry e differ from its source (replaced data or LoRA updates)? */
+static bool entry_updated(const sf_entry *e) { return e->owned || e->ndelta; }
 
 /* ------------------------------------------------------------ detection ---- */
 
@@ -90,6 +116,12 @@ static se_status view_alloc(const se_st_file *f, se_sf_view **out) {
     if (!*out) return se_fail(SE_ERR_NOMEM, "no memory for a weight view");
     (*out)->f = f;
     (*out)->merge_dt = SE_F32;
+    (*out)->acct = calloc(1, sizeof *(*out)->acct);
+    if (!(*out)->acct) {
+        free(*out);
+        *out = NULL;
+        return se_fail(SE_ERR_NOMEM, "no memory for a weight view");
+    }
     return SE_OK;
 }
 
@@ -101,6 +133,7 @@ void se_sf_view_destroy(se_sf_view **pv) {
     }
     for (size_t i = 0; i < (*pv)->nadopted; i++) se_st_close(&(*pv)->adopted[i]);
     free((*pv)->adopted);
+    free((*pv)->acct);
     free((*pv)->e);
     free(*pv);
     *pv = NULL;
@@ -281,41 +314,6 @@ long se_sf_view_find(const se_sf_view *v, const char *name) {
 
 void se_sf_view_set_merge_dtype(se_sf_view *v, se_dtype dt) { v->merge_dt = dt; }
 
-/* Writes entry e's data (transform applied) as bytes of dtype dt into dst. For untouched COPY /
- * SQUEEZE / SPLIT3 entries with dt == the source dtype this is a plain copy of the source bytes. */
-static se_status entry_bytes(const se_sf_view *v, const sf_entry *e, se_dtype dt, void *dst) {
-    const se_st_tensor *t = e->src;
-    size_t esz = se_dtype_size(dt);
-    int64_t n = 1;
-    for (int d = 0; d < e->ndim; d++) n *= e->ne[d];
-    if (e->owned || e->ndelta || dt != t->dtype) { /* via fp32 */
-        float *tmp = malloc((size_t)n * sizeof *tmp);
-        if (!tmp) return se_fail(SE_ERR_NOMEM, "no memory to convert %s", e->name);
-        se_status st = se_sf_view_read_f32(v, (size_t)(e - v->e), tmp, (size_t)n);
-        if (st == SE_OK) se_convert_host(dt, dst, SE_F32, tmp, (size_t)n);
-        free(tmp);
-        return st;
-    }
-    const char *src = (const char *)t->data;
-    switch (e->op) {
-    case SE_SGM_COPY:
-    case SE_SGM_SQUEEZE:
-        memcpy(dst, src, (size_t)n * esz);
-        break;
-    case SE_SGM_SPLIT3:
-        memcpy(dst, src + (size_t)e->part * (size_t)n * esz, (size_t)n * esz);
-        break;
-    case SE_SGM_TRANSPOSE: {
-        int64_t r = t->shape[0], c = t->shape[1]; /* source [r, c] -> dst [c, r] */
-        for (int64_t i = 0; i < r; i++)
-            for (int64_t j = 0; j < c; j++)
-                memcpy((char *)dst + (size_t)(j * r + i) * esz, src + (size_t)(i * c + j) * esz, esz);
-        break;
-    }
-    }
-    return SE_OK;
-}
-
 /* Entry i's data before its deltas (owned, or the source with its transform). */
 static se_status read_base_f32(const se_sf_view *v, size_t i, float *dst, size_t n) {
     const sf_entry *e = &v->e[i];
@@ -328,7 +326,8 @@ static se_status read_base_f32(const se_sf_view *v, size_t i, float *dst, size_t
     if (e->op == SE_SGM_COPY || e->op == SE_SGM_SQUEEZE) {
         return se_st_read_host(v->f, t, SE_F32, dst, n * sizeof *dst);
     }
-    float *all = malloc((size_t)t->numel * sizeof *all);
+    size_t allb = (size_t)t->numel * sizeof(float);
+    float *all = acct_alloc(v, allb);
     if (!all) return se_fail(SE_ERR_NOMEM, "no memory to read %s", t->name);
     se_status st = se_st_read_host(v->f, t, SE_F32, all, (size_t)t->numel * sizeof *all);
     if (st == SE_OK) {
@@ -340,23 +339,24 @@ static se_status read_base_f32(const se_sf_view *v, size_t i, float *dst, size_t
                 for (int64_t b = 0; b < c; b++) dst[b * r + a] = all[a * c + b];
         }
     }
-    free(all);
+    acct_free(v, all, allb);
     return st;
 }
 
 /* dst[out, in] += scale * up @ down for one delta. */
-static se_status apply_delta(const sf_delta *d, const char *name, float *dst) {
+static se_status apply_delta(const se_sf_view *v, const sf_delta *d, const char *name, float *dst) {
     int64_t r = d->down->shape[0], out = d->up->shape[0], in = d->down->numel / r;
-    float *df = malloc((size_t)d->down->numel * sizeof *df);
-    float *uf = malloc((size_t)d->up->numel * sizeof *uf);
+    size_t db = (size_t)d->down->numel * sizeof(float), ub = (size_t)d->up->numel * sizeof(float);
+    float *df = acct_alloc(v, db);
+    float *uf = acct_alloc(v, ub);
     se_status st = SE_OK;
     if (!df || !uf) st = se_fail(SE_ERR_NOMEM, "no memory to merge into %s", name);
     if (st == SE_OK) st = se_st_read_host(d->f, d->down, SE_F32, df, (size_t)d->down->numel * sizeof *df);
     if (st == SE_OK) st = se_st_read_host(d->f, d->up, SE_F32, uf, (size_t)d->up->numel * sizeof *uf);
     /* the CPU backend's host SGEMM (OpenBLAS or the built-in blocked one), fp32, beta 1 */
     if (st == SE_OK) cpu_sgemm(false, false, out, in, r, d->scale, uf, r, df, in, 1.0f, dst, in);
-    free(df);
-    free(uf);
+    acct_free(v, df, db);
+    acct_free(v, uf, ub);
     return st;
 }
 
@@ -367,7 +367,7 @@ se_status se_sf_view_read_f32(const se_sf_view *v, size_t i, float *dst, size_t 
         return se_fail(SE_ERR_INVALID_ARG, "%s: buffer of %zu floats, need %lld", e->name, n,
                        (long long)numel);
     SE_TRY(read_base_f32(v, i, dst, n));
-    for (int k = 0; k < e->ndelta; k++) SE_TRY(apply_delta(&e->delta[k], e->name, dst));
+    for (int k = 0; k < e->ndelta; k++) SE_TRY(apply_delta(v, &e->delta[k], e->name, dst));
     return SE_OK;
 }
 
@@ -416,13 +416,51 @@ se_status se_sf_view_set_f32(se_sf_view *v, size_t i, const float *src, size_t n
 
 /* ---------------------------------------------------------- materialise ---- */
 
+/* Writes entry e's data (transform applied) as bytes of dtype dt into dst. For untouched COPY /
+ * SQUEEZE / SPLIT3 entries with dt == the source dtype this is a plain copy of the source bytes. */
+static se_status entry_bytes(const se_sf_view *v, const sf_entry *e, se_dtype dt, bool updates,
+                             void *dst) {
+    const se_st_tensor *t = e->src;
+    size_t esz = se_dtype_size(dt);
+    int64_t n = 1;
+    for (int d = 0; d < e->ndim; d++) n *= e->ne[d];
+    if ((updates && entry_updated(e)) || dt != t->dtype) { /* via fp32 */
+        float *tmp = acct_alloc(v, (size_t)n * sizeof *tmp);
+        if (!tmp) return se_fail(SE_ERR_NOMEM, "no memory to convert %s", e->name);
+        se_status st = updates ? se_sf_view_read_f32(v, (size_t)(e - v->e), tmp, (size_t)n)
+                               : read_base_f32(v, (size_t)(e - v->e), tmp, (size_t)n);
+        if (st == SE_OK) se_convert_host(dt, dst, SE_F32, tmp, (size_t)n);
+        acct_free(v, tmp, (size_t)n * sizeof *tmp);
+        return st;
+    }
+    const char *src = (const char *)t->data;
+    switch (e->op) {
+    case SE_SGM_COPY:
+    case SE_SGM_SQUEEZE:
+        memcpy(dst, src, (size_t)n * esz);
+        break;
+    case SE_SGM_SPLIT3:
+        memcpy(dst, src + (size_t)e->part * (size_t)n * esz, (size_t)n * esz);
+        break;
+    case SE_SGM_TRANSPOSE: {
+        int64_t r = t->shape[0], c = t->shape[1]; /* source [r, c] -> dst [c, r] */
+        for (int64_t i = 0; i < r; i++)
+            for (int64_t j = 0; j < c; j++)
+                memcpy((char *)dst + (size_t)(j * r + i) * esz, src + (size_t)(i * c + j) * esz, esz);
+        break;
+    }
+    }
+    return SE_OK;
+}
+
+
 static const char *st_dtype_str(se_dtype dt) {
     return dt == SE_F16 ? "F16" : dt == SE_BF16 ? "BF16" : "F32";
 }
 
-/* The dtype entry e is written in. */
-static se_dtype entry_dtype(const se_sf_view *v, const sf_entry *e) {
-    return (e->owned || e->ndelta) ? v->merge_dt : e->src->dtype;
+/* The dtype entry e is written in (updates: with its updates, else its source as it is). */
+static se_dtype entry_dtype(const se_sf_view *v, const sf_entry *e, bool updates) {
+    return updates && entry_updated(e) ? v->merge_dt : e->src->dtype;
 }
 
 /* Writes all of buf to fd. */
@@ -452,7 +490,9 @@ static int anon_file(void) {
     return t;
 }
 
-se_status se_sf_view_materialize(const se_sf_view *v, se_sf_image *img) {
+/* Writes the view as a safetensors image, with its updates or (updates false) every entry as
+ * its source holds it (the LoRA is then merged after loading, sf_patch). */
+static se_status materialize(const se_sf_view *v, bool updates, se_sf_image *img) {
     img->fd = -1;
     img->path[0] = '\0';
     img->bytes = 0;
@@ -462,7 +502,7 @@ se_status se_sf_view_materialize(const se_sf_view *v, se_sf_image *img) {
     size_t maxbytes = 0;
     for (size_t i = 0; i < v->n; i++) {
         const sf_entry *e = &v->e[i];
-        se_dtype dt = entry_dtype(v, e);
+        se_dtype dt = entry_dtype(v, e, updates);
         size_t nb = (size_t)se_sf_view_numel(v, i) * se_dtype_size(dt);
         json_t *shape = json_array();
         for (int d = 0; d < e->ndim; d++) json_array_append_new(shape, json_integer(e->ne[d]));
@@ -495,8 +535,8 @@ se_status se_sf_view_materialize(const se_sf_view *v, se_sf_image *img) {
     if (st == SE_OK && !buf) st = se_fail(SE_ERR_NOMEM, "no memory for a weight image");
     for (size_t i = 0; i < v->n && st == SE_OK; i++) {
         const sf_entry *e = &v->e[i];
-        se_dtype dt = entry_dtype(v, e);
-        st = entry_bytes(v, e, dt, buf);
+        se_dtype dt = entry_dtype(v, e, updates);
+        st = entry_bytes(v, e, dt, updates, buf);
         if (st == SE_OK)
             st = write_all(fd, buf, (size_t)se_sf_view_numel(v, i) * se_dtype_size(dt));
     }
@@ -511,6 +551,10 @@ se_status se_sf_view_materialize(const se_sf_view *v, se_sf_image *img) {
     return SE_OK;
 }
 
+se_status se_sf_view_materialize(const se_sf_view *v, se_sf_image *img) {
+    return materialize(v, true, img);
+}
+
 void se_sf_image_close(se_sf_image *img) {
     if (img && img->fd >= 0) close(img->fd);
     if (img) {
@@ -521,14 +565,53 @@ void se_sf_image_close(se_sf_image *img) {
 
 /* ------------------------------------------------------------ networks ---- */
 
+/* Merges the updated entries of v (LoRA deltas, replaced data) into the weights w of a network
+ * just loaded from v's sources, one tensor at a time: each is computed in fp32 from the source
+ * (as an image with updates would hold it), converted to the weight's dtype and written over
+ * the loaded values, so the result is the same bytes as loading a materialised image with the
+ * updates, and the host memory is one tensor's buffers (counted in v's acct). Entries the
+ * network does not declare are skipped (it never reads them) and counted in *unused. */
+static se_status sf_patch(const se_sf_view *v, const se_weights *w, se_backend *be,
+                          const char *what, int *merged, int *unused) {
+    for (size_t i = 0; i < v->n; i++) {
+        const sf_entry *e = &v->e[i];
+        if (!entry_updated(e)) continue;
+        const se_tensor *t = se_weights_get(w, e->name);
+        if (!t) {
+            (*unused)++;
+            continue;
+        }
+        size_t n = (size_t)se_sf_view_numel(v, i);
+        if ((size_t)se_tensor_numel(t) != n || !t->data)
+            return se_fail(SE_ERR_SHAPE, "%s: tensor %s: the loaded weight has %lld values, the "
+                           "merged one %zu", what, e->name, (long long)se_tensor_numel(t), n);
+        size_t fb = n * sizeof(float), cb = t->dtype == SE_F32 ? 0 : n * se_dtype_size(t->dtype);
+        float *tmp = acct_alloc(v, fb);
+        void *conv = cb ? acct_alloc(v, cb) : NULL;
+        se_status st = SE_OK;
+        if (!tmp || (cb && !conv))
+            st = se_fail(SE_ERR_NOMEM, "%s: no memory to merge a LoRA into %s", what, e->name);
+        if (st == SE_OK) st = se_sf_view_read_f32(v, i, tmp, n);
+        if (st == SE_OK && conv) se_convert_host(t->dtype, conv, SE_F32, tmp, n);
+        if (st == SE_OK) st = se_backend_set(be, t->data, conv ? conv : (void *)tmp, n * se_dtype_size(t->dtype));
+        acct_free(v, conv, cb);
+        acct_free(v, tmp, fb);
+        if (st != SE_OK) return st;
+        (*merged)++;
+    }
+    return SE_OK;
+}
+
 /* One network's weight source while loading: a diffusers file, or the checkpoint's SGM tensors,
  * seen as a view when it needs a transform or a LoRA. */
 typedef struct net_src {
     const char *what;            /* "unet", "text_encoder", ... for messages */
     const char *file;            /* diffusers-named weights, or NULL: the checkpoint */
     se_st_file *own;             /* file opened here (for a view over it) */
-    se_sf_view *view;            /* NULL: load file / checkpoint directly */
-    se_sf_image img;             /* the materialised view */
+    se_sf_view *view;            /* SGM transforms and/or the LoRA's updates, or NULL */
+    bool image;                  /* loaded from the view's image (SGM transforms), else from
+                                  * file / the checkpoint directly */
+    se_sf_image img;             /* the materialised view (source values, no updates) */
 } net_src;
 
 /* Opens net's view: an identity view of its file, or the SGM component c of the checkpoint. */
@@ -559,6 +642,7 @@ se_status se_sf_load_networks(const se_sf_sources *s, se_backend *be, se_unet **
     if (te1) *te1 = NULL;
     if (te2) *te2 = NULL;
     if (vae) *vae = NULL;
+    if (s->stats) memset(s->stats, 0, sizeof *s->stats);
     net_src n[4] = {
         {.what = "unet", .file = s->unet_file},
         {.what = "text_encoder", .file = s->te1_file},
@@ -576,14 +660,16 @@ se_status se_sf_load_networks(const se_sf_sources *s, se_backend *be, se_unet **
     bool want[4] = {unet != NULL, te1 != NULL, te2 != NULL, vae != NULL};
     bool lora = s->lora && *s->lora;
     se_dtype mdt = be->weight_dtype;
-    /* views: every network from the checkpoint except an SGM UNet without LoRA, plus the UNet
-     * and text encoders when a LoRA is merged */
+    /* views: every network from the checkpoint except an SGM UNet (these load through an image
+     * of their source tensors), plus the UNet and text encoders when a LoRA is merged (its
+     * updates are merged into the loaded weights afterwards) */
     for (int i = 0; i < 4 && st == SE_OK; i++) {
         if (!want[i]) continue;
         /* se_unet_new_from_single_file maps names only for the same layers in every block */
         bool uniform = true;
         for (int b = 1; i == 0 && b < ucfg.nblocks; b++) uniform &= ucfg.layers[b] == ucfg.layers[0];
-        bool need = (!n[i].file && (i != 0 || !uniform)) || (lora && i != 3);
+        n[i].image = !n[i].file && (i != 0 || !uniform);
+        bool need = n[i].image || (lora && i != 3);
         if (!n[i].file && !ck)
             st = se_fail(SE_ERR_INVALID_ARG, "%s: no weights given (neither a file nor a "
                          "checkpoint)", n[i].what);
@@ -596,15 +682,20 @@ se_status se_sf_load_networks(const se_sf_sources *s, se_backend *be, se_unet **
         se_lora_stats ls;
         st = se_lora_apply(s->lora, s->lora_strength, &tg, &ls);
     }
-    /* load, materialising each view just before its network loads (one image at a time) */
+    /* load, materialising a view that needs it just before its network loads (one image at a
+     * time, source values only), then merging the LoRA's updates into the loaded weights one
+     * tensor at a time (sf_patch): no copy of a network is ever held for the merge */
     const char *cfgs[4] = {s->unet_config, s->te1_config, s->te2_config, s->vae_config};
+    int merged = 0, unused = 0;
     for (int i = 0; i < 4 && st == SE_OK; i++) {
         if (!want[i]) continue;
-        if (n[i].view) {
-            st = se_sf_view_materialize(n[i].view, &n[i].img);
+        if (n[i].image) {
+            st = materialize(n[i].view, false, &n[i].img);
             if (st != SE_OK) break;
+            if (s->stats && n[i].img.bytes > s->stats->image_bytes)
+                s->stats->image_bytes = n[i].img.bytes;
         }
-        const char *wpath = n[i].view ? n[i].img.path : n[i].file;
+        const char *wpath = n[i].image ? n[i].img.path : n[i].file;
         if (!cfgs[i]) {
             st = se_fail(SE_ERR_INVALID_ARG, "%s: no config.json given", n[i].what);
             break;
@@ -618,6 +709,14 @@ se_status se_sf_load_networks(const se_sf_sources *s, se_backend *be, se_unet **
         case 2: st = se_clip_load_files(cfgs[2], wpath, n[2].what, be, te2); break;
         case 3: st = se_vae_new_from_files(cfgs[3], wpath, be, vae); break;
         }
+        if (st == SE_OK && lora && n[i].view) {
+            const se_weights *w = i == 0 ? se_unet_weights(*unet)
+                                : se_clip_weights(i == 1 ? *te1 : *te2);
+            n[i].view->acct->peak = n[i].view->acct->cur;
+            st = sf_patch(n[i].view, w, be, n[i].what, &merged, &unused);
+            if (s->stats && n[i].view->acct->peak > s->stats->merge_scratch_peak)
+                s->stats->merge_scratch_peak = n[i].view->acct->peak;
+        }
         if (st != SE_OK && n[i].view) { /* say where the view's tensors came from */
             char msg[768];
             snprintf(msg, sizeof msg, "%s", se_last_error());
@@ -628,6 +727,10 @@ se_status se_sf_load_networks(const se_sf_sources *s, se_backend *be, se_unet **
     }
     for (int i = 0; i < 4; i++) net_close(&n[i]);
     se_st_close(&ck);
+    if (s->stats) {
+        s->stats->merged = merged;
+        s->stats->merged_unused = unused;
+    }
     if (st != SE_OK) {
         if (unet) se_unet_destroy(unet);
         if (te1) se_clip_destroy(te1);

@@ -112,11 +112,16 @@ void se_sf_image_close(se_sf_image *img);
  * Loading an SDXL model's networks from mixed sources (the plug-in point for the pipeline's
  * se_model_load when a model has a single-file checkpoint and/or a LoRA):
  * each network's weights come from its *_file (diffusers / transformers names) when given, else
- * from the checkpoint's SGM tensors. Without a LoRA, files load directly and an SGM UNet loads
- * through se_unet_new_from_single_file (name mapping, no copy); the SGM text encoders and VAE
- * (which need q/k/v splits, a transpose and kernel squeezes) go through a materialised view.
- * With a LoRA, the UNet and both text encoders are views, the LoRA is merged into them (fp32,
- * merged tensors kept in be->weight_dtype) and the views are materialised and loaded.
+ * from the checkpoint's SGM tensors. Files load directly and an SGM UNet loads through
+ * se_unet_new_from_single_file (name mapping, no copy); the SGM text encoders and VAE (which
+ * need q/k/v splits, a transpose and kernel squeezes) go through a materialised view of their
+ * source tensors (one network's image at a time, freed once it is loaded). With a LoRA, the
+ * UNet and both text encoders are also views that carry the LoRA's updates; each network loads
+ * as above, then every updated tensor is computed in fp32 from its source (W + scale * up @
+ * down), converted to the weight's dtype and written over the loaded tensor, one tensor at a
+ * time: the merge holds one tensor's buffers (fp32 result, a fused source it is split from,
+ * a converted copy, the LoRA factors), never a copy of the network, and the weights are the
+ * same bytes a materialised merged image would load (se_sf_load_stats records this).
  * ------------------------------------------------------------------------------------------ */
 typedef struct se_sf_sources {
     const char *checkpoint;              /* SGM single-file checkpoint, or NULL */
@@ -126,7 +131,19 @@ typedef struct se_sf_sources {
     const char *vae_config, *vae_file;   /* VAE */
     const char *lora;                    /* LoRA file or NULL */
     float lora_strength;                 /* its multiplier */
+    struct se_sf_load_stats *stats;      /* optional: what the load cost (below) */
 } se_sf_sources;
+
+/* What se_sf_load_networks held in host memory besides the networks' own weights (tests check
+ * the LoRA merge's bound with it: merged_image_bytes is 0 since the merge happens after loading,
+ * merge_scratch_peak is one tensor's buffers). */
+typedef struct se_sf_load_stats {
+    int merged;                  /* tensors written with LoRA updates */
+    int merged_unused;           /* LoRA-targeted tensors the network does not declare (skipped) */
+    uint64_t image_bytes;        /* largest weight image (memfd) materialised */
+    uint64_t merged_image_bytes; /* bytes of images that carried LoRA-merged tensors */
+    size_t merge_scratch_peak;   /* most host bytes the merge allocated at once (buffers) */
+} se_sf_load_stats;
 
 /* Loads the four networks (any out pointer may be NULL to skip that network; a LoRA then must
  * not target it). On failure nothing is returned and the message names the part, file and tensor. */

@@ -188,6 +188,7 @@ void se_clip_destroy(se_clip **enc) {
 const se_clip_config *se_clip_get_config(const se_clip *enc) { return &enc->cfg; }
 
 se_backend *se_clip_backend(const se_clip *enc) { return enc->be; }
+const se_weights *se_clip_weights(const se_clip *enc) { return enc->w; }
 
 int64_t se_clip_pooled_dim(const se_clip *enc) {
     return enc->cfg.projection ? enc->cfg.projection_dim : enc->cfg.hidden;

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "core/backend.h"
+#include "io/weights.h"
 
 /* The shape of one encoder (config.json). */
 typedef struct se_clip_config {
@@ -54,6 +55,8 @@ void se_clip_destroy(se_clip **enc);
 const se_clip_config *se_clip_get_config(const se_clip *enc);
 /* The backend the encoder's weights live on. */
 se_backend *se_clip_backend(const se_clip *enc);
+/* The encoder's weight set (e.g. to merge a LoRA into it after loading, io/single_file.c). */
+const se_weights *se_clip_weights(const se_clip *enc);
 /* Width of the pooled output: projection_dim with a projection, else hidden. */
 int64_t se_clip_pooled_dim(const se_clip *enc);
 
