@@ -398,9 +398,10 @@ static se_engine *cuda_engine(int graphs, se_compute_dtype dt) {
     if (st == SE_ERR_NO_DEVICE || (st == SE_ERR_UNSUPPORTED && se_cuda_device_count() == 0)) {
         const char *m = se_last_error(), *pre = "no CUDA device (";
         char why[512];
-        snprintf(why, sizeof why, "%s", strncmp(m, pre, strlen(pre)) == 0 ? m + strlen(pre) : m);
+        const int wrapped = strncmp(m, pre, strlen(pre)) == 0;
+        snprintf(why, sizeof why, "%s", wrapped ? m + strlen(pre) : m);
         size_t len = strlen(why);
-        if (len && why[len - 1] == ')') why[len - 1] = '\0';
+        if (wrapped && len && why[len - 1] == ')') why[len - 1] = '\0';
         printf("SKIPPED: no CUDA device: %s\n", why);
         exit(77);
     }
