@@ -16,12 +16,6 @@
 /* model specs (a models config file) are engine-internal; the worker target sees only the public
  * include folder, hence the relative path */
 #include "../engine/src/io/model_spec.h"
-#ifdef STRIKE_HAVE_CUDA
-/* the GPU's name and memory: se_cuda_backend_info on the engine's backend (engine-internal
- * headers; worker/CMakeLists.txt adds engine/src to this target's include path) */
-#include "cuda/cuda_info.h"
-#include "pipeline/engine_internal.h"
-#endif
 
 #define LT_MAX_MODELS 16
 #define LT_DEFAULT_MODELS "/etc/strike/models.json" /* when no model is given (and no $STRIKE_MODELS) */
@@ -372,20 +366,16 @@ static int parse_long(const char *k, const char *v, long lo, long hi, long *out,
 }
 
 /* Fill the engine's device description: "cpu", or the CUDA device's name and memory. */
-static void describe_device(lt_engine *le, int cuda) {
-    snprintf(le->base.device_name, sizeof le->base.device_name, "cpu");
-    le->base.device_memory = 0;
-    if (!cuda) return;
-#ifdef STRIKE_HAVE_CUDA
-    se_cuda_info info;
-    memset(&info, 0, sizeof info);
-    if (le->e && le->e->be && se_cuda_backend_info(le->e->be, &info) == SE_OK && info.name[0]) {
+static void describe_device(lt_engine *le) {
+    se_device_info info;
+    if (le->e && se_engine_device_info(le->e, &info) == SE_OK) {
         snprintf(le->base.device_name, sizeof le->base.device_name, "%s", info.name);
-        le->base.device_memory = (uint64_t)info.total_mem;
-        return;
+        le->base.device_memory = info.memory_bytes;
+    } else {
+        snprintf(le->base.device_name, sizeof le->base.device_name, "%s (unknown device)",
+                 le->e ? se_engine_backend_name(le->e) : "?");
+        le->base.device_memory = 0;
     }
-#endif
-    snprintf(le->base.device_name, sizeof le->base.device_name, "cuda (unknown device)");
 }
 
 sw_engine *sw_engine_lightning_create(const char *kind, const char *options, int gpu, char *err,
@@ -496,6 +486,6 @@ sw_engine *sw_engine_lightning_create(const char *kind, const char *options, int
     le->base.version = le->version;
     le->base.noise_mode = se_job_noise_name(le->noise);
     le->base.max_batch = 64;
-    describe_device(le, p.backend == SE_BACKEND_CUDA);
+    describe_device(le);
     return &le->base;
 }

@@ -201,6 +201,15 @@ se_status se_engine_render(se_engine *e, se_model *m, const se_job *jobs, size_t
  * file and the missing or mismatched tensor, as a load would. Needs no engine. */
 se_status se_model_check(const se_model_desc *d);
 
+/* The device an engine renders on. */
+typedef struct se_device_info {
+    char name[256];              /* "cpu", or the GPU's name ("NVIDIA H100 80GB HBM3") */
+    uint64_t memory_bytes;       /* the device's memory; 0 for the CPU */
+} se_device_info;
+
+/* Fills *out for engine e (no device call beyond a property query). */
+se_status se_engine_device_info(const se_engine *e, se_device_info *out);
+
 #ifdef __cplusplus
 }
 #endif
