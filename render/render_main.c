@@ -183,6 +183,30 @@ static void on_progress(void *user, const se_progress *p) {
                 p->jobs_done, p->jobs_total, now_s() - s->t0, s->tty ? "          " : "");
 }
 
+/* The content hash of a model given as a folder (and --unet/--checkpoint/--lora/--vae): that of a
+ * spec naming the same files (se_model_spec_hash; auto prediction counts as epsilon), the value
+ * strike-worker writes for a model=PATH it serves. */
+static se_status folder_hash(const char *base, const char *unet, const char *checkpoint, const char *lora,
+                             float lora_strength, const char *vae, se_model_prediction pred,
+                             char out[SE_MODEL_HASH_LEN + 1]) {
+    se_model_spec *sp = calloc(1, sizeof *sp);
+    if (!sp) return SE_ERR_NOMEM;
+    snprintf(sp->name, sizeof sp->name, "folder");
+    snprintf(sp->base, sizeof sp->base, "%s", base);
+    snprintf(sp->unet, sizeof sp->unet, "%s", unet ? unet : "");
+    snprintf(sp->checkpoint, sizeof sp->checkpoint, "%s", checkpoint ? checkpoint : "");
+    snprintf(sp->lora, sizeof sp->lora, "%s", lora ? lora : "");
+    snprintf(sp->vae, sizeof sp->vae, "%s", vae ? vae : "");
+    sp->lora_strength = lora_strength;
+    sp->prediction = pred == SE_MODEL_PRED_SAMPLE ? SE_SPEC_PRED_SAMPLE : SE_SPEC_PRED_EPSILON;
+    sp->steps[0] = 4;
+    sp->nsteps = 1;
+    sp->default_steps = 4;
+    se_status st = se_model_spec_hash(sp, out);
+    free(sp);
+    return st;
+}
+
 int main(int argc, char **argv) {
     const char *model = NULL, *unet = NULL, *vae = NULL, *name = NULL, *prompt = NULL;
     const char *prompts_file = NULL, *out = NULL, *tiny_dir = NULL, *preset = "tiny";
@@ -354,6 +378,11 @@ int main(int argc, char **argv) {
             return 2;
         }
         steps = st_steps;
+    }
+
+    if (!spec && folder_hash(model, unet, checkpoint, lora, (float)lora_strength, vae, pred, model_hash) != SE_OK) {
+        fprintf(stderr, "strike-render: --model %s: %s\n", model, se_last_error());
+        return 2;
     }
 
     size_t nprompts = 1;

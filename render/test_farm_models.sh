@@ -5,10 +5,12 @@
 #     default_steps (status, manifest and PNG say so, and the pixels equal strike-render's at
 #     those steps); steps the model does not list (template or one JSONL line) and an unknown
 #     model are refused at submit (CLI exit 5, message naming job/steps/what the model supports);
-#  2. every farm PNG carries strike:model_hash, equal to what strike-render writes for the model;
+#  2. every farm PNG carries strike:model_hash, equal to what strike-render writes for the model
+#     (named from the models config, and a bare folder);
 #  3. a malformed models config stops the coordinator at start (exit 1, file/model/key named);
 #  4. coordinator without a models config: steps 0 travel to the worker, which resolves them
-#     (a spec's default_steps; a bare model=PATH from its folder's "_Nstep" name);
+#     (a spec's default_steps; a bare model=PATH from its folder's "_Nstep" name); a seed over
+#     2^63-1 is a string in the manifest;
 #  5. the worker's start-up check (se_model_check): a model folder with a tensor removed from a
 #     safetensors header, one whose config implies other shapes, a missing tokenizer file, and
 #     a models config with one broken model among good ones: the worker exits 2 naming the
@@ -114,6 +116,17 @@ p=$(jq -r .path <<<"$line")
 "$STRIKE_RENDER_BIN" --model "$H_DIR/tiny" --prompt "a red cat" --seed 13 --steps 2 --width 64 --height 64 \
   --threads 2 --quiet -o "$H_DIR/ref-bare.png" 2>>"$H_DIR/logs/render.log" || h_fail "strike-render bare"
 out=$("$STRIKE_PNG_DIFF" "$p" "$H_DIR/ref-bare.png" 1) || h_fail "bare model job differs from strike-render --steps 2: $out"
+fh=$("$STRIKE_PNG_CHECK" --text strike:model_hash "$p" | head -1)
+rh=$("$STRIKE_PNG_CHECK" --text strike:model_hash "$H_DIR/ref-bare.png" | head -1)
+[ "$fh" = "$rh" ] || h_fail "bare model: farm model hash $fh, strike-render --model FOLDER's $rh"
+# a seed over 2^63-1 is written into the manifest as a string (as strike results writes it)
+echo '{"prompt":"big seed","seed":"18446744073709551615"}' >"$H_DIR/big.jsonl"
+id=$(h_strike submit "$H_DIR/big.jsonl" --model bare --width 64 --height 64) || h_fail "submit big seed"
+h_wait_finished "$id" >/dev/null
+line=$(cat "$H_OUT/$id"/manifest-*.jsonl | jq -c 'select(.path != null)')
+[ "$(jq -c .seed <<<"$line")" = '"18446744073709551615"' ] || h_fail "manifest big seed: $line"
+[ "$(h_strike results "$id" | jq -c 'select(.status == 0) | .seed')" = '"18446744073709551615"' ] ||
+  h_fail "strike results big seed: $(h_strike results "$id")"
 id=$(h_strike submit "$H_DIR/one.txt" --model tiny-2step --width 64 --height 64 --seed 14) || h_fail "submit spec, no coordinator config"
 h_wait_finished "$id" >/dev/null
 line=$(cat "$H_OUT/$id"/manifest-*.jsonl | jq -c 'select(.path != null)')
