@@ -192,6 +192,22 @@ static se_status rand_tensor(se_backend *be, se_dtype dt, int nd, const int64_t 
     return st;
 }
 
+/* The number of NaN/inf values in t (read back as F32), -1 when it cannot be read. */
+static long long nonfinite(se_backend *be, const se_tensor *t) {
+    size_t n = (size_t)se_tensor_numel(t);
+    void *raw = malloc(se_tensor_nbytes(t));
+    float *f = malloc(n * sizeof *f);
+    long long bad = -1;
+    if (raw && f && se_tensor_get_data(be, t, raw, se_tensor_nbytes(t)) == SE_OK) {
+        se_convert_host(SE_F32, f, t->dtype, raw, n);
+        bad = 0;
+        for (size_t i = 0; i < n; i++) bad += !isfinite(f[i]);
+    }
+    free(raw);
+    free(f);
+    return bad;
+}
+
 typedef struct pipe_io {
     int64_t B, h;
     se_tensor x, ts, ctx, te, ti, eps, z, img;
@@ -352,6 +368,14 @@ static void bench_pipeline(se_backend *be, const se_unet_config *uc, const se_va
         if (sm->unet_ms >= 0 && strcmp(se_backend_name(be), "cuda") == 0) unet_graph(be, u, &p);
         if (sm->unet_ms >= 0) sm->vae_ms = time_run(be, u, v, &p, RUN_VAE, 1, 2);
         if (sm->vae_ms >= 0) sm->ms_b1 = time_run(be, u, v, &p, RUN_FULL, 0, 2);
+        if (sm->ms_b1 >= 0) {
+            /* The random weights must keep activations finite (bf16 VAE: no NaN/inf). */
+            long long nu = nonfinite(be, &p.eps), nv = nonfinite(be, &p.img);
+            printf("pipeline_b1 nonfinite_unet_out=%lld nonfinite_vae_out=%lld\n", nu, nv);
+            if (nu || nv)
+                fprintf(stderr, "gpu_bench: non-finite outputs with random weights (unet %lld, "
+                        "vae %lld values; -1: could not read)\n", nu, nv);
+        }
         printf("pipeline_b1 unet_step_ms=%.1f vae_decode_ms=%.1f image_ms=%.1f\n", sm->unet_ms,
                sm->vae_ms, sm->ms_b1);
         fflush(stdout);
