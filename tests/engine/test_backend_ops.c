@@ -93,6 +93,7 @@ typedef struct op_case {
     int view, v[3];    /* src0 is a view of its buffer: transpose(v0,v1) or slice(dim v0, begin v1, len v2) */
     bool inplace;      /* dst shares src0's buffer */
     float amp;         /* input amplitude (default 1) */
+    se_dtype round_dt; /* F32 inputs rounded through this dtype (0 = F32: none); low-precision checks */
 } op_case;
 
 #define T1(a) {1, {a, 1, 1, 1}, SE_F32}
@@ -159,6 +160,12 @@ static void *make_src_host(const op_case *c, int i, const se_tensor *t, size_t *
         if (c->kind == SE_OP_TIMESTEP_EMBEDDING) v = (float)(int)((v + amp) * 500.0f);  /* 0..999 */
         if ((c->kind == SE_OP_GROUP_NORM || c->kind == SE_OP_LAYER_NORM) && i == 1) v += 1.0f;  /* gamma near 1 */
         f[k] = v;
+    }
+    if (c->round_dt != SE_F32 && t->dtype == SE_F32) {   /* the values a bf16/f16 run sees */
+        void *tmp = malloc((size_t)(n ? n : 1) * se_dtype_size(c->round_dt));
+        se_convert_host(c->round_dt, tmp, SE_F32, f, (size_t)n);
+        se_convert_host(SE_F32, f, c->round_dt, tmp, (size_t)n);
+        free(tmp);
     }
     se_convert_host(t->dtype, h, SE_F32, f, (size_t)n);
     free(f);
@@ -251,6 +258,8 @@ static void case_label(const op_case *c, char *buf, size_t cap) {
                             c->view ? " view" : "", c->inplace ? " inplace" : "");
 }
 
+static void compare_runs(const char *label, const char *bn, const char *rn, run_out *a, run_out *b, double tol);
+
 /* Compares one backend with the reference on one case. */
 static void check_case(se_backend *ref, se_backend *be, const op_case *c, double tol_scale) {
     char label[256];
@@ -260,28 +269,35 @@ static void check_case(se_backend *ref, se_backend *be, const op_case *c, double
         return;
     }
     run_out a = run_case(be, c), b = run_case(ref, c);
-    CHECK_MSG(a.st == SE_OK, "%s on %s: %s (%s)", label, se_backend_name(be), se_strerror(a.st), se_last_error());
-    CHECK_MSG(b.st == SE_OK, "%s on %s: %s (%s)", label, se_backend_name(ref), se_strerror(b.st), se_last_error());
-    CHECK_MSG(a.guards_ok, "%s: guard bytes overwritten on %s", label, se_backend_name(be));
-    CHECK_MSG(b.guards_ok, "%s: guard bytes overwritten on %s", label, se_backend_name(ref));
-    if (a.st == SE_OK && b.st == SE_OK) {
+    double tol = op_tol(c->kind) * tol_scale;
+    if (c->dst.dt == SE_F16 || c->dst.dt == SE_BF16) tol = tol_scale > 1 ? 8e-3 : 0.0;
+    compare_runs(label, se_backend_name(be), se_backend_name(ref), &a, &b, tol);
+}
+
+/* Checks run a (backend under test) against run b (reference): both succeeded, guards intact,
+ * outputs finite, normalised error ||a-b||/||b|| <= tol, reference not all zeros. Frees both. */
+static void compare_runs(const char *label, const char *bn, const char *rn, run_out *a, run_out *b, double tol) {
+    CHECK_MSG(a->st == SE_OK, "%s on %s: %s (%s)", label, bn, se_strerror(a->st), se_last_error());
+    CHECK_MSG(b->st == SE_OK, "%s on %s: %s (%s)", label, rn, se_strerror(b->st), se_last_error());
+    CHECK_MSG(a->guards_ok, "%s: guard bytes overwritten on %s", label, bn);
+    CHECK_MSG(b->guards_ok, "%s: guard bytes overwritten on %s", label, rn);
+    if (a->st == SE_OK && b->st == SE_OK) {
         double num = 0, den = 0;
         int64_t bad = 0;
-        for (int64_t k = 0; k < a.n; k++) {
-            if (!isfinite(a.y[k]) || !isfinite(b.y[k])) bad++;
-            double dlt = (double)a.y[k] - b.y[k];
+        CHECK_MSG(a->n == b->n, "%s: %lld outputs on %s, %lld on %s", label, (long long)a->n, bn, (long long)b->n, rn);
+        for (int64_t k = 0; k < a->n && k < b->n; k++) {
+            if (!isfinite(a->y[k]) || !isfinite(b->y[k])) bad++;
+            double dlt = (double)a->y[k] - b->y[k];
             num += dlt * dlt;
-            den += (double)b.y[k] * b.y[k];
+            den += (double)b->y[k] * b->y[k];
         }
         double err = den > 0 ? sqrt(num / den) : sqrt(num);
-        double tol = op_tol(c->kind) * tol_scale;
-        if (c->dst.dt == SE_F16 || c->dst.dt == SE_BF16) tol = tol_scale > 1 ? 8e-3 : 0.0;
-        CHECK_MSG(bad == 0, "%s on %s: %lld non-finite outputs", label, se_backend_name(be), (long long)bad);
-        CHECK_MSG(err <= tol, "%s on %s: normalised error %.3g > %.3g", label, se_backend_name(be), err, tol);
-        CHECK_MSG(den > 0 || a.n == 0, "%s: reference output is all zeros (test would prove nothing)", label);
+        CHECK_MSG(bad == 0, "%s on %s: %lld non-finite outputs", label, bn, (long long)bad);
+        CHECK_MSG(err <= tol, "%s on %s: normalised error %.3g > %.3g", label, bn, err, tol);
+        CHECK_MSG(den > 0 || a->n == 0, "%s: reference output is all zeros (test would prove nothing)", label);
     }
-    free(a.y);
-    free(b.y);
+    free(a->y);
+    free(b->y);
 }
 
 /* ---------------------------------------------------------------- the cases */
@@ -393,6 +409,94 @@ static int build_cases(op_case *cs, int cap) {
     ADD_CASE(.kind = SE_OP_TIMESTEP_EMBEDDING, .nsrc = 1, .src = {T1(2)}, .dst = T2(2, 256), .i = {0}, .f = {1.0f, 10000.0f});
 #undef ADD_CASE
     return n;
+}
+
+/* ---------------------------------------------------------------- CUDA bf16/f16 paths */
+
+/* The bf16/f16 variant of an F32 case: every float tensor in dt. Its reference twin is the F32
+ * case with inputs rounded through dt (round_dt), so both runs see the same input values. */
+static op_case lp_variant(const op_case *c, se_dtype dt) {
+    op_case v = *c;
+    for (int i = 0; i < v.nsrc; i++)
+        if (v.src[i].dt == SE_F32) v.src[i].dt = dt;
+    v.dst.dt = dt;
+    return v;
+}
+
+/* Runs the low-precision variant of c on be and its rounded F32 twin on ref; tolerance by dtype
+ * (one rounding of the output, bf16/f16 operands, attention's P in the compute dtype). */
+static void check_lp(se_backend *ref, se_backend *be, const op_case *c, se_dtype dt, const char *path) {
+    op_case lp = lp_variant(c, dt), tw = *c;
+    tw.round_dt = dt;
+    char label[300], base[256];
+    case_label(&lp, base, sizeof base);
+    snprintf(label, sizeof label, "%s [%s]", base, path);
+    if (!case_supported(be, &lp)) {
+        printf("  skipped on %s (unsupported): %s\n", se_backend_name(be), label);
+        return;
+    }
+    run_out a = run_case(be, &lp), b = run_case(ref, &tw);
+    compare_runs(label, se_backend_name(be), se_backend_name(ref), &a, &b, dt == SE_BF16 ? 1.5e-2 : 4e-3);
+}
+
+/* Sets (or with val NULL unsets) an environment variable; returns a copy of the old value. */
+static char *env_swap(const char *name, const char *val) {
+    const char *old = getenv(name);
+    char *saved = old ? strdup(old) : NULL;
+    if (val) setenv(name, val, 1);
+    else unsetenv(name);
+    return saved;
+}
+
+static void env_restore(const char *name, char *saved) {
+    if (saved) setenv(name, saved, 1);
+    else unsetenv(name);
+    free(saved);
+}
+
+/* The CUDA backend's bf16/f16 kernels against the naive CPU reference (GPU machines only):
+ *   - conv2d with both STRIKE_CUDA_CONV settings (read per call): shapes for the implicit-GEMM
+ *     kernel (3x3 s1 p1, Cin % 8 == 0: partial tiles in Cout, pixels and K, 1-pixel images,
+ *     batch > 1, no bias) and for its fallbacks (odd Cin, Cin % 8 != 0, stride 2, pad 0, 1x1);
+ *   - attention on a gemm-path and a flash-path backend: head dim 512 (flash512) with Nq/Nk
+ *     off its 32-tiles, causal, two heads, batch 2; head dim 64 (flash_wmma); other dims
+ *     (flash_fma). */
+static void cuda_low_precision(se_backend *naive, se_backend *gemm_be, se_backend *flash_be) {
+    static const int conv[][9] = {   /* B, Cin, H, W, Cout, k, stride, pad, bias */
+        {1, 8, 5, 7, 5, 3, 1, 1, 1},     {2, 40, 9, 6, 130, 3, 1, 1, 1}, {3, 16, 1, 1, 4, 3, 1, 1, 1},
+        {1, 64, 33, 31, 72, 3, 1, 1, 0}, {2, 32, 12, 11, 129, 3, 1, 1, 1}, {1, 128, 16, 16, 128, 3, 1, 1, 1},
+        {1, 3, 5, 7, 4, 3, 1, 1, 1},     {1, 12, 6, 6, 8, 3, 1, 1, 1},   {2, 16, 8, 8, 8, 3, 2, 1, 1},
+        {1, 16, 7, 7, 8, 3, 1, 0, 1},    {1, 24, 6, 5, 40, 1, 1, 0, 1},
+    };
+    static const se_dtype dts[2] = {SE_BF16, SE_F16};
+    static const char *const sel[2] = {"igemm", "gemm"};
+    for (size_t k = 0; k < sizeof conv / sizeof conv[0]; k++) {
+        const int *p = conv[k];
+        int64_t ho = (p[2] + 2 * p[7] - p[5]) / p[6] + 1, wo = (p[3] + 2 * p[7] - p[5]) / p[6] + 1;
+        op_case c = {.kind = SE_OP_CONV2D, .nsrc = 3, .src = {T4(p[0], p[1], p[2], p[3]), T4(p[4], p[1], p[5], p[5]), T1(p[4])},
+                     .src2_null = !p[8], .dst = T4(p[0], p[4], ho, wo), .i = {p[6], p[7]}};
+        for (int s = 0; s < 2; s++) {
+            char *saved = env_swap("STRIKE_CUDA_CONV", sel[s]);
+            char path[32];
+            snprintf(path, sizeof path, "conv=%s", sel[s]);
+            for (int d = 0; d < 2; d++) check_lp(naive, gemm_be, &c, dts[d], path);
+            env_restore("STRIKE_CUDA_CONV", saved);
+        }
+    }
+    static const int att[][6] = {    /* B, Nq, Nk, H, D, causal */
+        {1, 37, 45, 1, 512, 0}, {2, 50, 20, 1, 512, 0}, {1, 33, 33, 1, 512, 1}, {1, 5, 77, 2, 512, 0},
+        {1, 1, 1, 1, 512, 0},   {1, 70, 77, 2, 64, 0},  {1, 130, 130, 1, 64, 1}, {2, 17, 9, 3, 40, 0},
+    };
+    for (size_t k = 0; k < sizeof att / sizeof att[0]; k++) {
+        const int *p = att[k];
+        int64_t C = (int64_t)p[3] * p[4];
+        op_case c = {.kind = SE_OP_ATTENTION, .nsrc = 3, .src = {T3(p[0], p[1], C), T3(p[0], p[2], C), T3(p[0], p[2], C)},
+                     .dst = T3(p[0], p[1], C), .i = {p[3], p[5]}, .f = {1.0f / sqrtf((float)p[4])}, .amp = 2};
+        for (int d = 0; d < 2; d++) {
+            check_lp(naive, gemm_be, &c, dts[d], "attention=gemm");
+            if (flash_be) check_lp(naive, flash_be, &c, dts[d], "attention=flash");
+        }
+    }
 }
 
 /* ---------------------------------------------------------------- known answers */
@@ -676,6 +780,20 @@ int main(void) {
         if (cuda) {
             printf("%d cases: %s vs %s\n", n, se_backend_name(cuda), se_backend_name(naive));
             for (int k = 0; k < n; k++) check_case(naive, cuda, &cases[k], 10.0);
+            /* a second backend on the fused attention path (STRIKE_CUDA_ATTENTION is read at creation) */
+            se_backend *flash = NULL;
+            char *saved = env_swap("STRIKE_CUDA_ATTENTION", "flash");
+            st = se_backend_cuda_new(&cp, &flash);
+            env_restore("STRIKE_CUDA_ATTENTION", saved);
+            CHECK_MSG(st == SE_OK, "cuda backend (flash attention): %s (%s)", se_strerror(st), se_last_error());
+            if (flash) {
+                printf("attention cases: %s (STRIKE_CUDA_ATTENTION=flash) vs %s\n", se_backend_name(flash), se_backend_name(naive));
+                for (int k = 0; k < n; k++)
+                    if (cases[k].kind == SE_OP_ATTENTION) check_case(naive, flash, &cases[k], 10.0);
+            }
+            printf("bf16/f16 conv and attention: %s vs %s\n", se_backend_name(cuda), se_backend_name(naive));
+            cuda_low_precision(naive, cuda, flash);
+            se_backend_destroy(&flash);
             se_backend_destroy(&cuda);
         }
     } else {

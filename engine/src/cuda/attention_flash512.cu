@@ -3,10 +3,12 @@
  * (mma.sync m16n8k16, fp32 accumulation, fp32 online softmax): the VAE mid-block's single head,
  * 16384 tokens at 1024 px, without ever materialising the score matrix.
  *
- * Block: 32 queries of one (image, head), 256 threads = 8 warps; key/value tiles of 32 keys.
+ * Block: 64 queries of one (image, head), 512 threads = 16 warps; key/value tiles of 32 keys.
+ * (64 rather than 32 queries per block halves the K/V traffic from L2: every block streams all
+ * of K and V, 32 MiB at 16384 tokens.)
  * Per key tile:
  *   1. K tile [32 keys][512] -> shared (row-major).
- *   2. S = Q K^T (32 x 32, fp32): warp w computes rows 16*(w/4).. (16) x keys 8*(w%4).. (8) over
+ *   2. S = Q K^T (64 x 32, fp32): warp w computes rows 16*(w/4).. (16) x keys 8*(w%4).. (8) over
  *      the whole d = 512 (32 MMAs) and stores it to Sf.
  *   3. V tile -> shared, transposed (Vt[d][key], so the P V operand pairs along keys are
  *      adjacent); at the same time the online softmax: 8 threads per query row, 4 keys each:
@@ -21,14 +23,16 @@
  * Every operand pair is two adjacent 16-bit elements in shared memory (one 32-bit load).
  *
  * Shared memory (dynamic, set with cudaFuncSetAttribute since it is over 48 KiB):
- *   Q tile  32 x 520 x 2 B                    = 33280
+ *   Q tile  64 x 520 x 2 B                    = 66560
  *   K tile  32 x 520 x 2 B / Vt 512 x 40 x 2 B = 40960 (one buffer: K is dead once S is stored)
- *   Sf      32 x 36 x 4 B                     =  4608
- *   Ps      32 x 40 x 2 B                     =  2560
- *   m, l, corr 3 x 32 x 4 B                   =   384
- *   total 81792 bytes (fits sm_80 / sm_86 / sm_89 / sm_90 opt-in limits; 2 blocks per SM on
- *   H100 and A100). Row strides padded by 8 elements (16 B) keep the 32-bit fragment loads free
- *   of bank conflicts (520 elements = 260 words = 4 mod 32; 40 elements = 20 words).
+ *   Sf      64 x 36 x 4 B                     =  9216
+ *   Ps      64 x 40 x 2 B                     =  5120
+ *   m, l, corr 3 x 64 x 4 B                   =   768
+ *   total 122624 bytes: within the opt-in limit of sm_80 (163 KiB) and sm_90 (227 KiB), one
+ *   block (16 warps) per SM; sm_86/sm_89 (99 KiB) fall back to flash_fma (the launcher checks
+ *   the device's limit). Registers: 126 per thread, no spills (the cap is 128 at 512 threads).
+ *   Row strides padded by 8 elements (16 B) keep the 32-bit fragment loads free of bank
+ *   conflicts (520 elements = 260 words = 4 mod 32; 40 elements = 20 words).
  * Index math in int64 for global offsets. The tile and fragment logic, including the
  * online-softmax rescaling and partial tiles at the ends of Nq and Nk, is simulated lane by lane
  * in sim/flash512_sim.py.
@@ -37,10 +41,10 @@
 
 namespace {
 
-constexpr int kQ = 32;                 /* queries per block */
+constexpr int kQ = 64;                 /* queries per block */
 constexpr int kK = 32;                 /* keys per tile */
 constexpr int kD = 512;                /* head dim */
-constexpr int kThreads = 256;
+constexpr int kThreads = 512;          /* 16 warps: 4 row groups of 16 queries x 4 */
 constexpr int kLdQ = kD + 8;           /* Q and K tiles, elements */
 constexpr int kLdV = kK + 8;           /* Vt[d][key], elements */
 constexpr int kLdS = kK + 4;           /* Sf, floats */
@@ -50,7 +54,9 @@ constexpr size_t kSmemKV = ((size_t)kK * kLdQ > (size_t)kD * kLdV ? (size_t)kK *
 constexpr size_t kSmemS = (size_t)kQ * kLdS * 4;
 constexpr size_t kSmemP = (size_t)kQ * kLdP * 2;
 constexpr size_t kSmem = kSmemQ + kSmemKV + kSmemS + kSmemP + 3 * kQ * 4;
-static_assert(kSmem == 81792, "shared memory budget in the file comment");
+static_assert(kSmem == 122624, "shared memory budget in the file comment");
+static_assert(kThreads == kQ * 8 && kThreads / 32 == (kQ / 16) * 4, "8 softmax threads per row; "
+              "warps = row groups x 4 (S: 4 x 8 keys = kK; O: 4 x 128 columns = kD)");
 static_assert(kSmemQ % 16 == 0 && kSmemKV % 16 == 0 && kSmemS % 16 == 0 && kSmemP % 16 == 0,
               "16-byte aligned shared regions");
 
@@ -81,9 +87,9 @@ template <> __device__ __forceinline__ void mma16816<__half>(float *d, const uns
 
 __device__ __forceinline__ unsigned ld32(const void *p) { return *(const unsigned *)p; }
 
-/* grid (ceil(Nq / 32), H, B), 256 threads, kSmem bytes of dynamic shared memory. */
+/* grid (ceil(Nq / 64), H, B), 512 threads, kSmem bytes of dynamic shared memory. */
 template <typename T>
-__global__ void __launch_bounds__(kThreads, 2)
+__global__ void __launch_bounds__(kThreads, 1)
 flash512(const T *__restrict__ q, const T *__restrict__ k, const T *__restrict__ v, T *__restrict__ o,
          int64_t Nq, int64_t Nk, int64_t HD, float scale, int causal) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
@@ -99,7 +105,7 @@ flash512(const T *__restrict__ q, const T *__restrict__ k, const T *__restrict__
     const int64_t hoff = (int64_t)blockIdx.y * kD;
     const uint4 z4 = make_uint4(0u, 0u, 0u, 0u);
 
-    /* Q tile: 32 rows x 64 16-byte pieces; rows past Nq are zeros */
+    /* Q tile: 64 rows x 64 16-byte pieces; rows past Nq are zeros */
     for (int idx = tid; idx < kQ * (kD / 8); idx += kThreads) {
         const int r = idx / (kD / 8), c8 = (idx % (kD / 8)) * 8;
         *(uint4 *)&Qs[r * kLdQ + c8] =

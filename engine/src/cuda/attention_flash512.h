@@ -10,7 +10,7 @@
 
 /* True when se_cuda_flash512 can run op: bf16/f16, head dim 512, sm_80+, 16-byte aligned q/k/v/dst,
  * grid within limits, and the device's opt-in shared memory per block holds the kernel's
- * 81792 bytes. Device attribute queries are checked; a failure is returned in *st (and false). */
+ * 122624 bytes. Device attribute queries are checked; a failure is returned in *st (and false). */
 bool se_cuda_flash512_applies(se_cuda *c, const se_op *op, int64_t B, int64_t Nq, int64_t H,
                               int64_t D, se_status *st);
 

@@ -188,13 +188,15 @@ extern "C" se_status se_cuda_conv2d(se_cuda *c, const se_op *op) {
                        y->name, se_tensor_shape_str(y, sy_, sizeof sy_), (long long)B,
                        (long long)Cout, (long long)Ho, (long long)Wo);
     if (kh == 1 && kw == 1 && s == 1 && p == 0) return conv_1x1(c, op, B, Cin, H * W, Cout);
-    if (se_cuda_conv_igemm_applies(c, op)) {          /* bf16/f16 3x3 s1 p1: conv_igemm.cu */
+    se_status sel = SE_OK;
+    if (se_cuda_conv_igemm_applies(c, op, &sel)) {    /* bf16/f16 3x3 s1 p1: conv_igemm.cu */
         conv_wt cw;
         SE_TRY(conv_weights(c, w, s, &cw));
         se_status st = se_cuda_conv_igemm(c, op, cw.wt);
         conv_weights_done(c, &cw, st);
         return st;
     }
+    if (sel != SE_OK) return sel;
 
     const se_dtype dt = x->dtype;
     const size_t esz = se_dtype_size(dt);

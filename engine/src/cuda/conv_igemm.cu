@@ -192,9 +192,14 @@ se_status launch_igemm(se_cuda *c, const se_op *op, const void *wt) {
 
 }  // namespace
 
-bool se_cuda_conv_igemm_applies(const se_cuda *c, const se_op *op) {
+bool se_cuda_conv_igemm_applies(const se_cuda *c, const se_op *op, se_status *st) {
+    *st = SE_OK;
     const char *sel = getenv("STRIKE_CUDA_CONV");
     if (sel && strcmp(sel, "gemm") == 0) return false;
+    if (sel && *sel && strcmp(sel, "igemm") != 0) {
+        *st = se_fail(SE_ERR_INVALID_ARG, "cuda conv2d: STRIKE_CUDA_CONV='%s': expected igemm or gemm", sel);
+        return false;
+    }
     const se_tensor *x = op->src[0], *w = op->src[1];
     const se_dtype dt = x->dtype;
     if ((dt != SE_BF16 && dt != SE_F16) || c->sm_major < 8) return false;

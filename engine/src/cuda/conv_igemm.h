@@ -14,8 +14,9 @@
 
 /* True when se_cuda_conv_igemm can run op (dtype bf16/f16, 3x3, stride 1, pad 1, Cin a multiple
  * of 8, sm_80+, sizes within the kernel's index limits) and STRIKE_CUDA_CONV is not "gemm"
- * (the variable is read at each call). */
-bool se_cuda_conv_igemm_applies(const se_cuda *c, const se_op *op);
+ * (the variable is read at each call: unset, empty or "igemm" is the default). Any other value
+ * sets *st to SE_ERR_INVALID_ARG naming it (and returns false); otherwise *st = SE_OK. */
+bool se_cuda_conv_igemm_applies(const se_cuda *c, const se_op *op, se_status *st);
 
 /* Runs op with the packed weights wt ([ky][Cout][kx][Cin], op's dtype). Launch errors come back
  * as SE_ERR_CUDA naming conv2d. */

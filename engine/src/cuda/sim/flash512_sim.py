@@ -1,5 +1,5 @@
 # Run: /work/venv-ref/bin/python engine/src/cuda/sim/flash512_sim.py (numpy only; no GPU needed).
-# Simulates attention_flash512.cu's flash512 kernel lane by lane: blocks of 32 queries, 8 warps,
+# Simulates attention_flash512.cu's flash512 kernel lane by lane: blocks of 64 queries, 16 warps,
 # key tiles of 32, head dim 512, with the kernel's shared-memory layout (flat arrays with its row
 # strides, starting as NaN so a read of a pad column or an unwritten element poisons the result),
 # its per-lane 32-bit fragment loads, and mma.m16n8k16 executed from the per-lane registers
@@ -11,10 +11,11 @@
 # P as the compute dtype is rounded away here: float64 throughout), the O rescaling by the row
 # corrections in registers, the causal block skip and mask, and the final division and bounded
 # store. Compared with a float64 softmax(Q K^T * scale) V on odd shapes: Nq and Nk not multiples
-# of 32, a 1-key case, causal, several heads and images.
+# of the tiles (64 queries, 32 keys), a 1-key case, causal, several heads and images.
 import numpy as np
 
-Q, K, D, THREADS = 32, 32, 512, 256
+Q, K, D, THREADS = 64, 32, 512, 512
+WARPS = THREADS // 32
 LDQ, LDV, LDS, LDP = D + 8, K + 8, K + 4, K + 8
 rng = np.random.default_rng(11)
 lane = np.arange(32)
@@ -68,7 +69,7 @@ def flash512(q, k, v, B, Nq, Nk, H, scale, causal):
                     Qs[r * LDQ + c8: r * LDQ + c8 + 8] = (q[(b * Nq + q0 + r) * HD + hoff + c8:][:8]
                                                           if q0 + r < Nq else 0)
                 Mr = np.full(Q, -np.inf); Lr = np.zeros(Q); Cr = np.full(Q, np.nan)
-                acc = np.zeros((8, 16, 32, 4))          # warp, n-tile, lane, c0..c3
+                acc = np.zeros((WARPS, 16, 32, 4))          # warp, n-tile, lane, c0..c3
                 sr, sp = tid >> 3, tid & 7
                 sq = q0 + sr
                 qlast = min(q0 + Q - 1, Nq - 1)
@@ -79,7 +80,7 @@ def flash512(q, k, v, B, Nq, Nk, H, scale, causal):
                         j, c8 = idx // (D // 8), (idx % (D // 8)) * 8
                         KV[j * LDQ + c8: j * LDQ + c8 + 8] = (k[(b * Nk + kt + j) * HD + hoff + c8:][:8]
                                                               if kt + j < Nk else 0)
-                    for warp in range(8):                # S tiles
+                    for warp in range(WARPS):                # S tiles
                         rg, sn = warp >> 2, warp & 3
                         s = np.zeros((32, 4))
                         qa = (rg * 16 + G) * LDQ + 2 * T
@@ -119,7 +120,7 @@ def flash512(q, k, v, B, Nq, Nk, H, scale, causal):
                         sm = sm + sm[tid ^ m]
                     w0 = sp == 0
                     Mr[sr[w0]] = m_new[w0]; Lr[sr[w0]] = (l_old * corr + sm)[w0]; Cr[sr[w0]] = corr[w0]
-                    for warp in range(8):                # O = corr * O + P V
+                    for warp in range(WARPS):                # O = corr * O + P V
                         rg, oc = warp >> 2, (warp & 3) * 128
                         c0, c1 = Cr[rg * 16 + G], Cr[rg * 16 + G + 8]
                         acc[warp, :, :, 0] *= c0; acc[warp, :, :, 1] *= c0
@@ -132,7 +133,7 @@ def flash512(q, k, v, B, Nq, Nk, H, scale, causal):
                             for nt in range(16):
                                 bb = [ld32(KV, vb + nt * 8 * LDV), ld32(KV, vb + nt * 8 * LDV + 8)]
                                 mma(acc[warp, nt], a, bb)
-                for warp in range(8):
+                for warp in range(WARPS):
                     rg, oc = warp >> 2, (warp & 3) * 128
                     r0 = rg * 16 + G
                     l0, l1 = Lr[r0], Lr[r0 + 8]
@@ -161,8 +162,8 @@ def ref(q, k, v, B, Nq, Nk, H, scale, causal):
 
 bad = 0
 # B, Nq, Nk, H, causal: Nq/Nk off the 32 grid, one key, one query, causal with a partial last block
-for (B, Nq, Nk, H, causal) in [(1, 37, 45, 1, 0), (2, 20, 70, 1, 0), (1, 5, 1, 2, 0),
-                               (1, 1, 33, 1, 0), (1, 45, 45, 1, 1), (1, 64, 64, 1, 1)]:
+for (B, Nq, Nk, H, causal) in [(1, 37, 45, 1, 0), (2, 20, 70, 1, 0), (1, 5, 1, 2, 0), (1, 1, 33, 1, 0),
+                               (1, 45, 45, 1, 1), (1, 70, 70, 1, 1), (1, 130, 40, 1, 0)]:
     q = rng.standard_normal(B * Nq * H * D); k = rng.standard_normal(B * Nk * H * D)
     v = rng.standard_normal(B * Nk * H * D)
     sc = 1 / np.sqrt(D) * 3            # sharper than 1/sqrt(d): the running max changes across tiles
