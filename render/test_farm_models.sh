@@ -50,6 +50,10 @@ bad_config name '{"models": [{"name": "a b", "base": "b", "steps": [4]}]}' "mode
 bad_config twice '{"models": [{"name": "m1", "base": "b", "steps": [4]}, {"name": "m1", "base": "b", "steps": [2]}]}' "m1" "twice"
 bad_config no-models '{"model": []}' '"model"'
 bad_config json '{"models": [' "line"
+bad_config long-name "{\"models\": [{\"name\": \"$(printf 'n%.0s' $(seq 64))\", \"base\": \"b\", \"steps\": [4]}]}" "models[0]" '"name"'
+bad_config many-steps '{"models": [{"name": "m1", "base": "b", "steps": [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]}]}' "model m1" '"steps"'
+bad_config big "{\"_pad\": \"$(head -c 1100000 /dev/zero | tr '\0' x)\", \"models\": []}" "at most 1048576"
+bad_config many-models "{\"models\": [$(for i in $(seq 257); do printf '{"name": "m%d", "base": "b", "steps": [4]},' "$i"; done | sed 's/,$//')]}" "1..256 models"
 "$H_COORD" --redis "$H_REDIS_SOCK" --models "$H_DIR/missing.json" >/dev/null 2>"$H_DIR/missing.err"
 [ $? -eq 1 ] && grep -q "missing.json" "$H_DIR/missing.err" || h_fail "a missing models config is not refused"
 
