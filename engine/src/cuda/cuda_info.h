@@ -35,7 +35,11 @@ void *se_cuda_backend_stream(se_backend *be);
  * between begin and end, then replay it with one launch. Run the work once uncaptured first, so
  * arenas and weights exist before the capture (memory allocated inside a capture belongs to the
  * graph). While capturing, set/get/sync and GATHER (which reads back a flag) fail with
- * SE_ERR_UNSUPPORTED, and the capture must be ended (se_cuda_capture_end) to recover. ---- */
+ * SE_ERR_UNSUPPORTED, and the capture must be ended (se_cuda_capture_end) to recover. The capture
+ * is cudaStreamCaptureModeThreadLocal on the backend's stream (other threads' CUDA calls are not
+ * affected); op scratch taken inside it becomes the graph's own memory nodes; cuBLAS runs on the
+ * fixed workspace set at creation. The pipeline replays the UNet step this way
+ * (pipeline/unet_graph.c, STRIKE_CUDA_GRAPH). ---- */
 typedef struct se_cuda_graph se_cuda_graph;
 
 se_status se_cuda_capture_begin(se_backend *be);
