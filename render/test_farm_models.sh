@@ -14,7 +14,7 @@
 #  5. the worker's start-up check (se_model_check): a model folder with a tensor removed from a
 #     safetensors header, one whose config implies other shapes, a missing tokenizer file, and
 #     a models config with one broken model among good ones: the worker exits 2 naming the
-#     model, the file and the tensor.
+#     model, the file and the tensor; with --models naming only the good one it starts.
 # Environment: as tests/farm/harness.sh, plus STRIKE_RENDER_BIN and STRIKE_PNG_DIFF.
 set -uo pipefail
 . "$(dirname "$0")/../tests/farm/harness.sh"
@@ -177,4 +177,16 @@ cat >"$H_DIR/models-broken.json" <<'EOF'
             {"name": "typo", "base": "tiny", "unet": "tiny/unet/diffusion_pytorch_model.safetensorz", "steps": [4]}]}
 EOF
 worker_refuses "one broken model in a models config" "models=$H_DIR/models-broken.json" "model typo" "safetensorz"
+# a worker that serves only the good model (--models good) checks only that one and starts
+"$H_WORKER" --engine cpu --engine-options "models=$H_DIR/models-broken.json,threads=1" --models good \
+  --coordinator "$H_WEP" --output-root "$H_OUT" --worker-id wgood --exit-after-idle-ms 300 \
+  >"$H_DIR/logs/worker-wgood.log" 2>&1
+rc=$?
+[ "$rc" -eq 0 ] || h_fail "a worker serving only the good model exited $rc: $(tail -2 "$H_DIR/logs/worker-wgood.log")"
+grep -q "registered with" "$H_DIR/logs/worker-wgood.log" || h_fail "the worker serving only the good model did not register"
+"$H_WORKER" --engine cpu --engine-options "models=$H_DIR/models-broken.json,threads=1" --models good,nosuch \
+  --coordinator "$H_WEP" --output-root "$H_OUT" --worker-id wns >"$H_DIR/wns.out" 2>&1
+rc=$?
+[ "$rc" -eq 2 ] && grep -q -- "--models names nosuch" "$H_DIR/wns.out" ||
+  h_fail "--models naming a model the engine does not serve: exit $rc: $(tail -1 "$H_DIR/wns.out")"
 h_done

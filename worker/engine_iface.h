@@ -49,6 +49,10 @@ typedef struct sw_engine_ops {
      * carries the error of every job). */
     int (*render)(sw_engine *e, const sw_job *jobs, size_t n, sw_image *out);
     void (*destroy)(sw_engine *e);
+    /* Optional (NULL: nothing to check): the start-up check of the models the worker will serve,
+     * `only` (comma-separated, the worker's --models; "" = every model the engine has), without
+     * loading them. Returns 0, or -1 with err naming the model, the file and the tensor. */
+    int (*check)(sw_engine *e, const char *only, char *err, size_t errlen);
 } sw_engine_ops;
 
 /* Base of every engine object. */

@@ -113,12 +113,40 @@ static void model_desc(const lt_model *lm, se_model_desc *d) {
     if (lm->spec) se_model_spec_to_desc(lm->spec, d);
 }
 
-/* Start-up check of every model served (se_model_check: files, configs, tokenizers and every
- * tensor's presence and shape, without loading weights). A worker with a broken model refuses
- * to start: a typo in a path should stop it at once, not fail its jobs one by one. Returns 0, or
- * -1 with err naming the model, the file and the tensor. */
-static int check_models(lt_engine *le, char *err, size_t errlen) {
+/* 1 if name is one of the comma-separated list (exact match). */
+static int in_list(const char *list, const char *name) {
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && strncmp(p, name, n) == 0) return 1;
+        p += len + (e ? 1 : 0);
+    }
+    return 0;
+}
+
+/* The start-up check (sw_engine_ops.check): every model the worker will serve (those named in
+ * `only`, the worker's --models, else all) goes through se_model_check: files, configs,
+ * tokenizers and every tensor's presence and shape, without loading weights. A worker with a
+ * broken model refuses to start: a typo in a path should stop it at once, not fail its jobs one
+ * by one. A name in `only` that the engine does not serve is refused too. */
+static int lt_check(sw_engine *base, const char *only, char *err, size_t errlen) {
+    lt_engine *le = (lt_engine *)base;
+    const char *list = only ? only : "";
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        char name[128];
+        snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), p);
+        if (len && find_model(le, name) < 0) {
+            snprintf(err, errlen, "lightning engine: --models names %s, which the engine does not "
+                     "serve (its models come from model=/models= in --engine-options)", name);
+            return -1;
+        }
+        p += len + (e ? 1 : 0);
+    }
     for (int i = 0; i < le->nmodels; i++) {
+        if (*list && !in_list(list, le->models[i].name)) continue;
         se_model_desc d;
         model_desc(&le->models[i], &d);
         if (se_model_check(&d) != SE_OK) {
@@ -291,8 +319,8 @@ static void lt_destroy(sw_engine *base) {
     free(le);
 }
 
-static const sw_engine_ops lt_cpu_ops = {"cpu", lt_render, lt_destroy};
-static const sw_engine_ops lt_cuda_ops = {"cuda", lt_render, lt_destroy};
+static const sw_engine_ops lt_cpu_ops = {"cpu", lt_render, lt_destroy, lt_check};
+static const sw_engine_ops lt_cuda_ops = {"cuda", lt_render, lt_destroy, lt_check};
 
 /* "[NAME:]PATH" -> a model entry. */
 static int add_model(lt_engine *le, const char *v, char *err, size_t errlen) {
@@ -473,7 +501,6 @@ sw_engine *sw_engine_lightning_create(const char *kind, const char *options, int
                  "(a diffusers SDXL folder; strike-render --make-tiny-model DIR makes a tiny random one)");
         rc = -1;
     }
-    if (rc == 0) rc = check_models(le, err, errlen);
     if (rc != 0) {
         se_engine_destroy(&le->e);
         se_model_specs_free(&le->specs);

@@ -109,7 +109,7 @@ static void null_destroy(sw_engine *e) {
     free(ne);
 }
 
-static const sw_engine_ops null_ops = {"null", null_render, null_destroy};
+static const sw_engine_ops null_ops = {"null", null_render, null_destroy, NULL}; /* no models to check */
 
 /* Parse "key=value,..." into ne. Returns 0 or -1 with err set. */
 static int parse_options(null_engine *ne, const char *options, char *err, size_t errlen) {

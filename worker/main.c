@@ -101,6 +101,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, "strike-worker: %s\n", err);
         goto out;
     }
+    /* the start-up check of the models this worker serves (headers only; docs/worker.md) */
+    if (engine->ops->check && engine->ops->check(engine, cfg.models, err, sizeof err) != 0) {
+        fprintf(stderr, "strike-worker: %s\n", err);
+        goto out;
+    }
     if (strcmp(engine->ops->kind, "null") == 0)
         SF_WARN("engine null: a TEST engine that renders patterns, not pictures");
 
