@@ -11,20 +11,24 @@
  * Block tile 128 (Cout) x 128 (pixels), K in chunks of 32 that never straddle a tap: the chunk
  * loop runs over the 9 taps and, per tap, over ceil(Cin/32) channel chunks (channels past Cin
  * are zeros). 256 threads = 8 warps as 2 (M) x 4 (N); a warp owns 64 x 32 of C = 4 x 2 WMMA
- * accumulators. Double-buffered shared tiles: the next chunk's global loads are issued into
- * registers before the current chunk's MMAs and stored to the other buffer after them.
+ * accumulators. Double-buffered shared tiles: the next chunk's global loads go to registers in
+ * two halves, each issued before one of the chunk's two k16 MMA steps and stored to the other
+ * buffer after it (that buffer was last read before the previous __syncthreads). Halving the
+ * staging keeps the kernel at <= 128 registers, i.e. two blocks (16 warps) per SM.
  *   - A loads: 2 x 16 bytes per thread (rows tid/4 and tid/4 + 64, 8 channels at (tid%4)*8);
  *     needs Cin % 8 == 0 (checked by the launcher) so every 8-channel group is whole and aligned.
  *   - X loads: each thread owns one pixel column (tid % 128) of the tile for the whole call and
- *     loads 16 channel rows (tid/128 + 2j) of it per chunk, kept as raw 16-bit patterns two per
- *     register (0 is +0.0 in both bf16 and f16); consecutive threads read consecutive pixels
- *     (coalesced within an image row).
+ *     loads 16 channel rows (tid/128 + 2j) of it per chunk (8 per half), kept as raw 16-bit
+ *     patterns two per register (0 is +0.0 in both bf16 and f16); consecutive threads read
+ *     consecutive pixels (coalesced within an image row).
  * Epilogue: each warp stores one 16x16 accumulator at a time into its own 1 KiB of shared memory,
  * then its lanes add the bias and write dst (NCHW, dst's dtype) with bounds on Cout and N.
  * Shared memory (static, < 48 KiB): A 2 x 128 x 40 x 2 B = 20480, X 2 x 32 x 136 x 2 B = 17408,
  * epilogue 8 x 256 x 4 B = 8192; total 46080 bytes. Rows are padded by 8 elements (16 B) so
  * every WMMA tile pointer stays 32-byte aligned and ldm a multiple of 8.
- * Index math: pixel and image offsets in int64 (B*Cin*H*W may pass 2^31); H*W, Cin, Cout < 2^31.
+ * Index math: the image offset and output offsets in int64 (B*Cin*H*W may pass 2^31); offsets
+ * within one image (Cin*H*W) and within the weights (9*Cin*Cout) in int, both < 2^31 (checked by
+ * the launcher). Registers: 122-128 on sm_80..sm_90 with __launch_bounds__(256, 2), no spills.
  * The tile logic is simulated block by block in sim/conv_igemm_sim.py.
  */
 #include <mma.h>
@@ -50,7 +54,7 @@ template <> __device__ __forceinline__ __nv_bfloat16 igemm_to_t<__nv_bfloat16>(f
 
 /* grid (ceil(N / 128), ceil(Cout / 128)), 256 threads. See the file comment. */
 template <typename T>
-__global__ void __launch_bounds__(kThreads, 1)
+__global__ void __launch_bounds__(kThreads, 2)
 conv3x3_igemm(const T *__restrict__ x, const T *__restrict__ wt, const void *bias, int bdt,
               T *__restrict__ y, int Cin, int H, int W, int Cout, int64_t N) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
@@ -68,53 +72,58 @@ conv3x3_igemm(const T *__restrict__ x, const T *__restrict__ wt, const void *bia
     const int64_t np = n0 + xn;
     const bool pix_ok = np < N;
     int py = 0, px = 0;
-    int64_t xbase = 0;                                   /* x offset of channel 0 of this image */
+    const unsigned short *ximg = (const unsigned short *)x;   /* channel 0 of this pixel's image */
     if (pix_ok) {
         const int64_t img = np / HW;
         const int p = (int)(np - img * HW);
         py = p / W;
         px = p - py * W;
-        xbase = img * Cin * (int64_t)HW;
+        ximg += img * Cin * (int64_t)HW;
     }
     /* A loader: rows am and am + 64 of the tile, channels ac..ac+7 of the chunk */
     const int am = tid >> 2, ac = (tid & 3) * 8;
     const int cch = (Cin + kBK - 1) / kBK;               /* channel chunks per tap */
     const int nk = 9 * cch;
-    const int64_t lda = 3LL * Cin;                       /* row (co) stride of one ky group */
+    const int lda = 3 * Cin;                             /* row (co) stride of one ky group */
 
     uint4 ra[2];
-    unsigned rx[kBK / 4];          /* 16 X values as bits, two per register (fewer registers) */
-    const unsigned short *xbits = (const unsigned short *)x;
-    auto load = [&](int kc) {
+    unsigned rx[kBK / 8];          /* 8 X values as bits, two per register (half a chunk) */
+    auto load = [&](int kc, int part) {
         const int tap = kc / cch, ci0 = (kc - tap * cch) * kBK;
         const int ky = tap / 3, kx = tap - ky * 3;
 #pragma unroll
         for (int j = 0; j < 2; j++) {
+            if (part) break;
             const int co = m0 + am + 64 * j, ci = ci0 + ac;
             if (co < Cout && ci < Cin)
-                ra[j] = *(const uint4 *)(wt + ((int64_t)ky * Cout + co) * lda + (int64_t)kx * Cin + ci);
+                ra[j] = *(const uint4 *)(wt + ((ky * Cout + co) * lda + kx * Cin + ci));   /* < 9*Cout*Cin < 2^31 */
             else
                 ra[j] = make_uint4(0u, 0u, 0u, 0u);
         }
         const int yy = py + ky - 1, xx = px + kx - 1;
         const bool in = pix_ok && yy >= 0 && yy < H && xx >= 0 && xx < W;
-        const int64_t base = xbase + (int64_t)yy * W + xx;   /* used only when in */
+        const int base = yy * W + xx;                     /* used only when in */
 #pragma unroll
-        for (int j = 0; j < kBK / 4; j++) {
+        for (int jj = 0; jj < kBK / 8; jj++) {
+            const int j = part * (kBK / 8) + jj;
             const int ci = ci0 + xk0 + 4 * j;             /* rows ci and ci + 2 */
-            const unsigned lo = (in && ci < Cin) ? xbits[base + (int64_t)ci * HW] : 0u;
-            const unsigned hi = (in && ci + 2 < Cin) ? xbits[base + (int64_t)(ci + 2) * HW] : 0u;
-            rx[j] = lo | (hi << 16);
+            /* offsets within one image: Cin*H*W < 2^31 (checked by the launcher) */
+            const unsigned lo = (in && ci < Cin) ? ximg[base + ci * HW] : 0u;
+            const unsigned hi = (in && ci + 2 < Cin) ? ximg[base + (ci + 2) * HW] : 0u;
+            rx[jj] = lo | (hi << 16);
         }
     };
-    auto store = [&](int buf) {
+    auto store = [&](int buf, int part) {
+        if (!part) {
 #pragma unroll
-        for (int j = 0; j < 2; j++) *(uint4 *)&As[buf][(am + 64 * j) * kLdA + ac] = ra[j];
+            for (int j = 0; j < 2; j++) *(uint4 *)&As[buf][(am + 64 * j) * kLdA + ac] = ra[j];
+        }
         unsigned short *xs = (unsigned short *)Xs[buf];
 #pragma unroll
-        for (int j = 0; j < kBK / 4; j++) {
-            xs[(xk0 + 4 * j) * kLdX + xn] = (unsigned short)(rx[j] & 0xffffu);
-            xs[(xk0 + 4 * j + 2) * kLdX + xn] = (unsigned short)(rx[j] >> 16);
+        for (int jj = 0; jj < kBK / 8; jj++) {
+            const int j = part * (kBK / 8) + jj;
+            xs[(xk0 + 4 * j) * kLdX + xn] = (unsigned short)(rx[jj] & 0xffffu);
+            xs[(xk0 + 4 * j + 2) * kLdX + xn] = (unsigned short)(rx[jj] >> 16);
         }
     };
 
@@ -125,14 +134,21 @@ conv3x3_igemm(const T *__restrict__ x, const T *__restrict__ wt, const void *bia
 #pragma unroll
         for (int j = 0; j < 2; j++) wmma::fill_fragment(acc[i][j], 0.0f);
 
-    load(0);
-    store(0);
+    load(0, 0);
+    store(0, 0);
+    load(0, 1);
+    store(0, 1);
     __syncthreads();
     for (int kc = 0; kc < nk; kc++) {
         const int cur = kc & 1;
-        if (kc + 1 < nk) load(kc + 1);                   /* in flight during the MMAs */
+        const bool more = kc + 1 < nk;
+        if (more) load(kc + 1, 0);                       /* in flight during the kk = 0 MMAs */
 #pragma unroll
         for (int kk = 0; kk < kBK / 16; kk++) {
+            if (kk == 1 && more) {                       /* buffer cur^1: last read before the previous sync */
+                store(cur ^ 1, 0);
+                load(kc + 1, 1);                         /* in flight during the kk = 1 MMAs */
+            }
             wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> fb[2];
 #pragma unroll
             for (int j = 0; j < 2; j++)
@@ -145,7 +161,7 @@ conv3x3_igemm(const T *__restrict__ x, const T *__restrict__ wt, const void *bia
                 for (int j = 0; j < 2; j++) wmma::mma_sync(acc[i][j], fa, fb[j], acc[i][j]);
             }
         }
-        if (kc + 1 < nk) store(cur ^ 1);   /* buffer cur^1 was last read before the previous sync */
+        if (more) store(cur ^ 1, 1);
         __syncthreads();
     }
 
@@ -206,8 +222,10 @@ bool se_cuda_conv_igemm_applies(const se_cuda *c, const se_op *op, se_status *st
     if (w->ne[2] != 3 || w->ne[3] != 3 || op->i[0] != 1 || op->i[1] != 1) return false;
     const int64_t B = x->ne[0], Cin = x->ne[1], H = x->ne[2], W = x->ne[3], Cout = w->ne[0];
     if (Cin % 8 != 0 || Cin < 8 || Cout < 1 || B < 1 || H < 1 || W < 1) return false;
-    /* int limits of the kernel: H*W and 9*Cin, 3*Cin*Cout fit in int / int64 math; grid sizes */
-    if (H * W > 0x7fffffffLL || Cin > (1LL << 26) || Cout > (1LL << 26)) return false;
+    /* int limits of the kernel: offsets within one image and within the weights; grid sizes */
+    if (Cin > (1LL << 26) || Cout > (1LL << 26) || Cin * H * W > 0x7fffffffLL ||
+        9 * Cin * Cout > 0x7fffffffLL)
+        return false;
     const int64_t N = B * H * W;
     if ((N + kBN - 1) / kBN > 0x7fffffffLL || (Cout + kBM - 1) / kBM > 65535) return false;
     /* 16-byte loads of the weights need an aligned buffer (pool and cache buffers are) */

@@ -4,9 +4,12 @@
 #   - the weight packing (conv.cu pack_weights, stride 1: wt[ky][co][kx][ci]) and the A loader's
 #     16-byte pieces (rows tid/4 + 64j, channels (tid%4)*8, bounds co < Cout, ci < Cin),
 #   - the X gather (each thread's fixed pixel, taps with zero padding at the borders, channel
-#     rows tid/128 + 4j and +2 packed two per register, bounds n < N and ci < Cin),
-#   - the double-buffered shared tiles (stores to buffer cur^1 while cur is read; every read of
-#     a buffer must see the chunk it was written for: checked with a per-buffer chunk tag),
+#     rows tid/128 + 4j and +2 packed two per register, bounds n < N and ci < Cin; per-image
+#     and weight offsets checked to stay below 2^31 as the kernel's int math needs),
+#   - the double-buffered shared tiles, loaded in two halves (A + X rows of j < 4, then X rows
+#     of j >= 4) in the kernel's order around the two k16 MMA steps: stores go to buffer cur^1
+#     while cur is read; every read of a buffer must see the chunk it was written for (checked
+#     with a chunk tag per buffer and half),
 #   - the WMMA tiles of the 2 x 4 warps as matrix products over the shared arrays addressed
 #     with the kernel's pointer offsets and ldm (shared memory starts as NaN, so reading a pad
 #     column or an unwritten element poisons the result),
@@ -61,69 +64,77 @@ def igemm_sim(x, w, bias):
             nk = 9 * cch
             lda = 3 * Cin
 
-            def load(kc):
+            def load(kc, part):
                 tap = kc // cch; ci0 = (kc - tap * cch) * BK
                 ky = tap // 3; kx = tap - ky * 3
                 ra = []
-                for j in range(2):
+                for j in range(2 if part == 0 else 0):
                     co = m0 + am + 64 * j; ci = ci0 + ac
                     ok = (co < Cout) & (ci < Cin)
                     off = (ky * Cout + co) * lda + kx * Cin + ci
                     assert (off[ok] % 8 == 0).all(), "16-byte A load misaligned"
                     assert (off[ok] >= 0).all() and (off[ok] + 7 < wt.size).all(), "A read out of bounds"
+                    assert (off[ok] < 2**31).all(), "weight offset past int"
                     v = np.zeros((THREADS, 8))
                     for e in range(8):
                         v[ok, e] = wt[off[ok] + e]
                     ra.append(v)
                 yy = py + ky - 1; xx = px + kx - 1
                 inn = pix_ok & (yy >= 0) & (yy < H) & (xx >= 0) & (xx < W)
-                base = xbase + yy * W + xx
+                base = yy * W + xx                    # within the image (int in the kernel)
                 rx = []
-                for j in range(BK // 4):
+                for j in range(part * (BK // 8), (part + 1) * (BK // 8)):
                     ci = ci0 + xk0 + 4 * j
                     pair = []
                     for dci in (0, 2):
                         ok = inn & (ci + dci < Cin)
-                        idx = base + (ci + dci) * HW
-                        assert (idx[ok] >= 0).all() and (idx[ok] < xf.size).all(), "X read out of bounds"
+                        rel = base + (ci + dci) * HW
+                        assert (rel[ok] >= 0).all() and (rel[ok] < Cin * HW).all(), "X read outside its image"
+                        assert (rel[ok] < 2**31).all(), "image offset past int"
+                        idx = xbase + rel
                         v = np.zeros(THREADS)
                         v[ok] = xf[idx[ok]]
                         pair.append(v)
                     rx.append(pair)
-                return ra, rx, kc
+                return ra, rx, kc, part
 
             As = [np.full(BM * LDA, np.nan) for _ in range(2)]
             Xs = [np.full(BK * LDX, np.nan) for _ in range(2)]
-            tag = [-1, -1]
+            tag = [[-1, -1], [-1, -1]]                # chunk held by [buffer][half]
 
             def store(buf, regs):
-                ra, rx, kc = regs
-                for j in range(2):
+                ra, rx, kc, part = regs
+                for j in range(len(ra)):
                     for e in range(8):
                         As[buf][(am + 64 * j) * LDA + ac + e] = ra[j][:, e]
-                for j in range(BK // 4):
-                    Xs[buf][(xk0 + 4 * j) * LDX + xn] = rx[j][0]
-                    Xs[buf][(xk0 + 4 * j + 2) * LDX + xn] = rx[j][1]
-                tag[buf] = kc
+                for jj, j in enumerate(range(part * (BK // 8), (part + 1) * (BK // 8))):
+                    Xs[buf][(xk0 + 4 * j) * LDX + xn] = rx[jj][0]
+                    Xs[buf][(xk0 + 4 * j + 2) * LDX + xn] = rx[jj][1]
+                tag[buf][part] = kc
 
             def tile(arr, off, ld):                  # a 16x16 WMMA operand at element offset off
                 return np.array([arr[off + r * ld: off + r * ld + 16] for r in range(16)])
 
             acc = np.zeros((8, 4, 2, 16, 16))
-            store(0, load(0))
+            store(0, load(0, 0))
+            store(0, load(0, 1))
             for kc in range(nk):
                 cur = kc & 1
-                assert tag[cur] == kc, "reading a buffer that holds another chunk"
-                nxt = load(kc + 1) if kc + 1 < nk else None
-                for warp in range(8):
-                    wm, wn = warp >> 2, warp & 3
-                    for kk in range(BK // 16):
+                more = kc + 1 < nk
+                nxt = load(kc + 1, 0) if more else None
+                for kk in range(BK // 16):
+                    if kk == 1 and more:
+                        store(cur ^ 1, nxt)
+                        nxt = load(kc + 1, 1)
+                    assert tag[cur] == [kc, kc], "reading a buffer that holds another chunk"
+                    for warp in range(8):
+                        wm, wn = warp >> 2, warp & 3
                         fb = [tile(Xs[cur], kk * 16 * LDX + wn * 32 + j * 16, LDX) for j in range(2)]
                         for i in range(4):
                             fa = tile(As[cur], (wm * 64 + i * 16) * LDA + kk * 16, LDA)
                             for j in range(2):
                                 acc[warp, i, j] += fa @ fb[j]
-                if nxt is not None:
+                if more:
                     store(cur ^ 1, nxt)
             for warp in range(8):
                 wm, wn = warp >> 2, warp & 3
