@@ -215,7 +215,8 @@ sf_status sub_check_steps(const cmodel *m, uint32_t steps, const char *who, char
     return SF_ERR_INVALID_STEPS;
   }
   if (steps == 0 || sf_steps_valid(steps)) return SF_OK;
-  snprintf(err, errlen, "%s: steps %u not in {1, 2, 4, 8} (0 = the model's default)", who, steps);
+  snprintf(err, errlen, "%s: steps %u not in {1, 2, 4, 8}%s", who, steps,
+           strcmp(who, "template") == 0 ? " (0 = the model's default)" : "");
   return SF_ERR_INVALID_STEPS;
 }
 
