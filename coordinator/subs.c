@@ -236,8 +236,10 @@ static sf_status check_template(coord *c, const Strike__Template *t, const cmode
   }
   if (c->models && !(*model = cmodels_find(c->models, t->model))) {
     char names[512];
-    snprintf(err, errlen, "unknown model \"%.64s%s\"; the coordinator's models config %s has: %s",
-             t->model, ml > 64 ? "..." : "", c->models->path,
+    int cut = (int)(ml < 64 ? ml : 64);
+    while (cut > 0 && (size_t)cut < ml && ((unsigned char)t->model[cut] & 0xC0) == 0x80) cut--;
+    snprintf(err, errlen, "unknown model \"%.*s%s\"; the coordinator's models config %s has: %s",
+             cut, t->model, (size_t)cut < ml ? "..." : "", c->models->path,
              cmodels_names_text(c->models, names, sizeof names));
     return SF_ERR_MODEL;
   }
@@ -389,8 +391,8 @@ sf_status sub_add_chunk(coord *c, csub *s, const Strike__Chunk *ch, int *duplica
   size_t len = 0;
   const cmodel *model = c->models && s->tpl ? cmodels_find(c->models, s->tpl->model) : NULL;
   if (c->models && !model) {
-    snprintf(err, errlen, "model \"%.64s\" of submission %s is not in the coordinator's models "
-             "config %s any more", s->tpl ? s->tpl->model : "", s->name, c->models->path);
+    snprintf(err, errlen, "the model of submission %s is not in the coordinator's models config "
+             "%s any more", s->name, c->models->path);
     return SF_ERR_MODEL;
   }
   sf_status st = chunk_pack(s, model, ch, &blob, &len, err, errlen);
