@@ -20,6 +20,10 @@
 #include "core/ops.h"
 #include "cpu/cpu_internal.h"
 #include "test_util.h"
+#ifdef STRIKE_HAVE_CUDA
+#include "cuda/cuda_info.h"
+#include "cuda/kernel_counts.h"
+#endif
 
 #define GUARD 256          /* guard bytes on each side of every buffer */
 #define GUARD_BYTE 0xA5
@@ -423,9 +427,21 @@ static op_case lp_variant(const op_case *c, se_dtype dt) {
     return v;
 }
 
+/* Launches so far of the tensor-core kernel for the case's op (kernel_counts.h): the implicit-GEMM
+ * conv or flash512; 0 in builds without CUDA. */
+static uint64_t tc_launches(se_op_kind k) {
+#ifdef STRIKE_HAVE_CUDA
+    return k == SE_OP_CONV2D ? se_cuda_conv_igemm_launches() : se_cuda_flash512_launches();
+#else
+    (void)k;
+    return 0;
+#endif
+}
+
 /* Runs the low-precision variant of c on be and its rounded F32 twin on ref; tolerance by dtype
- * (one rounding of the output, bf16/f16 operands, attention's P in the compute dtype). */
-static void check_lp(se_backend *ref, se_backend *be, const op_case *c, se_dtype dt, const char *path) {
+ * (one rounding of the output, bf16/f16 operands, attention's P in the compute dtype). expect:
+ * 1 = the op must have launched its tensor-core kernel (tc_launches), 0 = must not, -1 = either. */
+static void check_lp(se_backend *ref, se_backend *be, const op_case *c, se_dtype dt, const char *path, int expect) {
     op_case lp = lp_variant(c, dt), tw = *c;
     tw.round_dt = dt;
     char label[300], base[256];
@@ -435,7 +451,12 @@ static void check_lp(se_backend *ref, se_backend *be, const op_case *c, se_dtype
         printf("  skipped on %s (unsupported): %s\n", se_backend_name(be), label);
         return;
     }
+    uint64_t before = tc_launches(c->kind);
     run_out a = run_case(be, &lp), b = run_case(ref, &tw);
+    uint64_t launched = tc_launches(c->kind) - before;
+    if (expect >= 0)
+        CHECK_MSG((launched > 0) == (expect > 0), "%s: tensor-core kernel launched %llu times, expected %s",
+                  label, (unsigned long long)launched, expect ? "at least once" : "none");
     compare_runs(label, se_backend_name(be), se_backend_name(ref), &a, &b, dt == SE_BF16 ? 1.5e-2 : 4e-3);
 }
 
@@ -459,9 +480,16 @@ static void env_restore(const char *name, char *saved) {
  *     kernel (3x3 s1 p1, Cin % 8 == 0: partial tiles in Cout, pixels and K, 1-pixel images,
  *     batch > 1, no bias) and for its fallbacks (odd Cin, Cin % 8 != 0, stride 2, pad 0, 1x1);
  *   - attention on a gemm-path and a flash-path backend: head dim 512 (flash512) with Nq/Nk
- *     off its 32-tiles, causal, two heads, batch 2; head dim 64 (flash_wmma); other dims
- *     (flash_fma). */
+ *     off its tiles (64 queries, 32 keys), causal, two heads, batch 2; head dim 64 (flash_wmma);
+ *     other dims (flash_fma).
+ * Each run also checks through the launch counters (kernel_counts.h) that the implicit GEMM ran
+ * exactly for its shapes under igemm and never under gemm, and flash512 likewise. */
 static void cuda_low_precision(se_backend *naive, se_backend *gemm_be, se_backend *flash_be) {
+    int sm = 0;   /* compute capability x 10 */
+#ifdef STRIKE_HAVE_CUDA
+    se_cuda_info info;
+    if (se_cuda_backend_info(gemm_be, &info) == SE_OK) sm = info.sm_major * 10 + info.sm_minor;
+#endif
     static const int conv[][9] = {   /* B, Cin, H, W, Cout, k, stride, pad, bias */
         {1, 8, 5, 7, 5, 3, 1, 1, 1},     {2, 40, 9, 6, 130, 3, 1, 1, 1}, {3, 16, 1, 1, 4, 3, 1, 1, 1},
         {1, 64, 33, 31, 72, 3, 1, 1, 0}, {2, 32, 12, 11, 129, 3, 1, 1, 1}, {1, 128, 16, 16, 128, 3, 1, 1, 1},
@@ -479,7 +507,8 @@ static void cuda_low_precision(se_backend *naive, se_backend *gemm_be, se_backen
             char *saved = env_swap("STRIKE_CUDA_CONV", sel[s]);
             char path[32];
             snprintf(path, sizeof path, "conv=%s", sel[s]);
-            for (int d = 0; d < 2; d++) check_lp(naive, gemm_be, &c, dts[d], path);
+            const bool igemm = s == 0 && p[5] == 3 && p[6] == 1 && p[7] == 1 && p[1] % 8 == 0 && sm >= 80;
+            for (int d = 0; d < 2; d++) check_lp(naive, gemm_be, &c, dts[d], path, igemm ? 1 : 0);
             env_restore("STRIKE_CUDA_CONV", saved);
         }
     }
@@ -492,9 +521,12 @@ static void cuda_low_precision(se_backend *naive, se_backend *gemm_be, se_backen
         int64_t C = (int64_t)p[3] * p[4];
         op_case c = {.kind = SE_OP_ATTENTION, .nsrc = 3, .src = {T3(p[0], p[1], C), T3(p[0], p[2], C), T3(p[0], p[2], C)},
                      .dst = T3(p[0], p[1], C), .i = {p[3], p[5]}, .f = {1.0f / sqrtf((float)p[4])}, .amp = 2};
+        /* flash512 needs 122624 B of shared memory per block: sm_80 and sm_90 have it, sm_86/89
+         * do not (flash_fma there); other devices are not asserted either way */
+        const int f512 = p[4] != 512 ? 0 : (sm == 80 || sm == 90) ? 1 : -1;
         for (int d = 0; d < 2; d++) {
-            check_lp(naive, gemm_be, &c, dts[d], "attention=gemm");
-            if (flash_be) check_lp(naive, flash_be, &c, dts[d], "attention=flash");
+            check_lp(naive, gemm_be, &c, dts[d], "attention=gemm", 0);
+            if (flash_be) check_lp(naive, flash_be, &c, dts[d], "attention=flash", f512);
         }
     }
 }

@@ -38,6 +38,7 @@
  * in sim/flash512_sim.py.
  */
 #include "cuda/attention_flash512.h"
+#include "cuda/kernel_counts.h"
 
 namespace {
 
@@ -250,6 +251,8 @@ flash512(const T *__restrict__ q, const T *__restrict__ k, const T *__restrict__
 #endif
 }
 
+uint64_t g_flash512_launches = 0;   /* kernel_counts.h */
+
 template <typename T>
 se_status launch_flash512(se_cuda *c, const se_op *op, int64_t B, int64_t Nq, int64_t Nk, int64_t H) {
     SE_CU("attention", cudaFuncSetAttribute(flash512<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -259,6 +262,7 @@ se_status launch_flash512(se_cuda *c, const se_op *op, int64_t B, int64_t Nq, in
         (const T *)op->src[0]->data, (const T *)op->src[1]->data, (const T *)op->src[2]->data,
         (T *)op->dst->data, Nq, Nk, H * kD, op->f[0], op->i[1]);
     SE_CU_LAUNCH("attention");
+    __atomic_fetch_add(&g_flash512_launches, 1, __ATOMIC_RELAXED);
     return SE_OK;
 }
 
@@ -283,6 +287,10 @@ bool se_cuda_flash512_applies(se_cuda *c, const se_op *op, int64_t B, int64_t Nq
         return false;
     }
     return (size_t)optin >= kSmem;
+}
+
+extern "C" uint64_t se_cuda_flash512_launches(void) {
+    return __atomic_load_n(&g_flash512_launches, __ATOMIC_RELAXED);
 }
 
 se_status se_cuda_flash512(se_cuda *c, const se_op *op, int64_t B, int64_t Nq, int64_t Nk, int64_t H) {

@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "cuda/conv_igemm.h"
+#include "cuda/kernel_counts.h"
 
 namespace {
 
@@ -192,6 +193,8 @@ conv3x3_igemm(const T *__restrict__ x, const T *__restrict__ wt, const void *bia
 #endif
 }
 
+uint64_t g_igemm_launches = 0;   /* kernel_counts.h */
+
 template <typename T>
 se_status launch_igemm(se_cuda *c, const se_op *op, const void *wt) {
     const se_tensor *x = op->src[0], *bias = op->src[2];
@@ -203,10 +206,15 @@ se_status launch_igemm(se_cuda *c, const se_op *op, const void *wt) {
         (const T *)x->data, (const T *)wt, bias ? bias->data : nullptr, bias ? (int)bias->dtype : (int)SE_F32,
         (T *)y->data, (int)Cin, (int)H, (int)W, (int)Cout, N);
     SE_CU_LAUNCH("conv2d");
+    __atomic_fetch_add(&g_igemm_launches, 1, __ATOMIC_RELAXED);
     return SE_OK;
 }
 
 }  // namespace
+
+extern "C" uint64_t se_cuda_conv_igemm_launches(void) {
+    return __atomic_load_n(&g_igemm_launches, __ATOMIC_RELAXED);
+}
 
 bool se_cuda_conv_igemm_applies(const se_cuda *c, const se_op *op, se_status *st) {
     *st = SE_OK;
