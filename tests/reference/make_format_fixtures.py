@@ -277,13 +277,13 @@ UNET_TARGETS = [
     "down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q.weight",
     "down_blocks.1.attentions.0.transformer_blocks.0.attn2.to_k.weight",
     "down_blocks.2.attentions.1.transformer_blocks.1.attn1.to_out.0.weight",
-    "down_blocks.2.attentions.1.transformer_blocks.1.ff.net.0.proj.weight",
+    "down_blocks.1.attentions.1.transformer_blocks.0.ff.net.0.proj.weight",
     "mid_block.attentions.0.proj_in.weight",
     "up_blocks.0.attentions.2.transformer_blocks.0.attn2.to_v.weight",
     "up_blocks.1.attentions.1.proj_out.weight",
     "down_blocks.0.resnets.1.conv1.weight",          # 3x3 conv
     "up_blocks.2.resnets.0.conv_shortcut.weight",    # 1x1 conv
-    "up_blocks.0.upsamplers.0.conv.weight",
+    "up_blocks.1.upsamplers.0.conv.weight",
     "mid_block.resnets.0.time_emb_proj.weight",
 ]
 TE1_TARGETS = ["text_model.encoder.layers.0.self_attn.q_proj.weight",

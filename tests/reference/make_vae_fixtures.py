@@ -3,9 +3,13 @@
 
 A tiny random diffusers AutoencoderKL with the SDXL VAE's architecture (4 UpDecoderBlock2D
 levels, layers_per_block 2, one-head mid attention, GroupNorm eps 1e-6) but small channels
-(32, 64, 64, 64) and 16 groups (two channels per group at the first level), saved in the
+(32, 32, 32, 64: the decoder's first level and mid block at 64, a 64 -> 32 width change with a
+conv_shortcut, ~1.07 M parameters, kept small because formats/tiny_sgm.safetensors holds a
+second copy of the decoder) and 16 groups (two channels per group at the first level), saved in the
 diffusers layout (tiny/config.json + tiny/diffusion_pytorch_model.safetensors, weights in fp16
-to keep the file small; the reference runs in fp32 on exactly those fp16 values).
+to keep the file small; the reference runs in fp32 on exactly those fp16 values). The file keeps
+the decoder's tensors only (decoder.*, post_quant_conv.*): the engine is a decoder, nothing reads
+the encoder, and dropping it (with the sizes above) keeps the engine fixtures under 28 MB.
 
 For each case: random latents as the sampler leaves them, the decoder output of
 vae.decode(latents / scaling_factor) (float32, [B,3,H,W]) and the 8-bit image from diffusers'
@@ -21,6 +25,7 @@ import torch
 import diffusers
 from diffusers import AutoencoderKL
 from diffusers.image_processor import VaeImageProcessor
+from safetensors.torch import load_file, save_file
 
 assert torch.__version__.split("+")[0] == "2.15.0", torch.__version__
 assert diffusers.__version__ == "0.42.1", diffusers.__version__
@@ -34,7 +39,7 @@ def main():
     vae = AutoencoderKL(
         in_channels=3, out_channels=3,
         down_block_types=["DownEncoderBlock2D"] * 4, up_block_types=["UpDecoderBlock2D"] * 4,
-        block_out_channels=[32, 64, 64, 64], layers_per_block=2, act_fn="silu",
+        block_out_channels=[32, 32, 32, 64], layers_per_block=2, act_fn="silu",
         latent_channels=4, norm_num_groups=16, sample_size=64, scaling_factor=0.13025,
         force_upcast=True)
     # Randomise the norms too (they start at 1/0) so their affine part is exercised, then round
@@ -50,6 +55,11 @@ def main():
     tiny = os.path.join(OUT, "tiny")
     os.makedirs(tiny, exist_ok=True)
     vae.to(torch.float16).save_pretrained(tiny, safe_serialization=True)
+    wpath = os.path.join(tiny, "diffusion_pytorch_model.safetensors")
+    sd = load_file(wpath)
+    dec = {k: v for k, v in sd.items() if k.startswith(("decoder.", "post_quant_conv."))}
+    assert dec and len(dec) < len(sd)
+    save_file(dec, wpath, metadata={"format": "pt"})
     vae.to(torch.float32)
     proc = VaeImageProcessor(vae_scale_factor=8)
     lines = []
