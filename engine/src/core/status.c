@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 const char *se_strerror(se_status st) {
     switch (st) {
@@ -33,10 +34,15 @@ static _Thread_local char g_last_error[1024];
 const char *se_last_error(void) { return g_last_error; }
 
 se_status se_fail(se_status st, const char *fmt, ...) {
+    /* Formatted into a local buffer first: callers may pass se_last_error() itself as an
+     * argument (wrapping an inner error), and vsnprintf into the buffer it reads from is
+     * undefined behaviour. */
+    char msg[sizeof g_last_error];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(g_last_error, sizeof g_last_error, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(g_last_error, msg, sizeof msg);
     return st;
 }
 
