@@ -592,6 +592,12 @@ static se_status sf_patch(const se_sf_view *v, const se_weights *w, se_backend *
         if (!tmp || (cb && !conv))
             st = se_fail(SE_ERR_NOMEM, "%s: no memory to merge a LoRA into %s", what, e->name);
         if (st == SE_OK) st = se_sf_view_read_f32(v, i, tmp, n);
+        /* the mapped source and factor pages are not needed again: let them go, as a load does */
+        se_st_done(v->f, e->src);
+        for (int k = 0; k < e->ndelta; k++) {
+            se_st_done(e->delta[k].f, e->delta[k].up);
+            se_st_done(e->delta[k].f, e->delta[k].down);
+        }
         if (st == SE_OK && conv) se_convert_host(t->dtype, conv, SE_F32, tmp, n);
         if (st == SE_OK) st = se_backend_set(be, t->data, conv ? conv : (void *)tmp, n * se_dtype_size(t->dtype));
         acct_free(v, conv, cb);
