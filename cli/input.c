@@ -11,6 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The most steps a job may ask for: the engine's SE_MAX_JOB_STEPS and the coordinator's
+ * CM_STEPS_MAX (the client links neither). */
+#define SI_MAX_STEPS 1000
+
 struct si_reader {
     FILE *fp;          /* input, not owned */
     si_format fmt;     /* TEXT or JSONL once decided */
@@ -53,10 +57,14 @@ const char *si_check_side(long v) {
     return NULL;
 }
 
+/* A job's explicit steps: 1..SI_MAX_STEPS. Which counts a model supports is the coordinator's
+ * check (its models config), or the worker's; the client bounds only what no engine runs. 0 is
+ * refused here: per job it could only mean "the template's steps", which leaving the key out
+ * already says (--steps 0, the model's default, is checked in submit.c). */
 const char *si_check_steps(long v) {
-    if (v > 0 && sf_steps_valid((uint32_t)v))
+    if (v >= 1 && v <= SI_MAX_STEPS)
         return NULL;
-    return "not one of 1, 2, 4, 8";
+    return "not in 1..1000 (leave \"steps\" out for the submit's --steps or the model's default)";
 }
 
 /* Length of the valid UTF-8 prefix of s[0..len) (stops at NUL, overlongs, surrogates, >U+10FFFF). */

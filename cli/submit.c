@@ -35,7 +35,7 @@ static const sf_cfg_entry k_submit[] = {
     CLI_COMMON_OPTIONS,
     {"model", SF_CFG_STRING, O(model), "sdxl-lightning", "model name the workers know"},
     {"steps", SF_CFG_INT, O(steps), "0",
-     "sampler steps: 1, 2, 4 or 8; 0 = the model's default (its default_steps in the models config)"},
+     "sampler steps: 1..1000, those the model supports; 0 = the model's default (its default_steps in the models config)"},
     {"width", SF_CFG_INT, O(width), "1024", "image width, 64..4096, a multiple of 64"},
     {"height", SF_CFG_INT, O(height), "1024", "image height, 64..4096, a multiple of 64"},
     {"seed", SF_CFG_STRING, O(seed), "",
@@ -265,8 +265,10 @@ static void random_token(char *tok, size_t cap) {
 static const char *check_template(const cli_opts *o, uint64_t *base_seed, char *buf, size_t cap) {
     if (!o->model[0] || strlen(o->model) > SF_MAX_MODEL_BYTES)
         return "--model must be 1..256 bytes";
-    if (o->steps != 0 && (o->steps < 0 || !sf_steps_valid((uint32_t)o->steps))) {
-        snprintf(buf, cap, "--steps %lld is not one of 1, 2, 4, 8 (or 0: the model's default)", o->steps);
+    /* 0 or 1..1000; the model's own counts are checked by the coordinator (models config) or
+     * the worker */
+    if (o->steps != 0 && (o->steps < 0 || o->steps > LONG_MAX || si_check_steps((long)o->steps))) {
+        snprintf(buf, cap, "--steps %lld is not in 1..1000 (or 0: the model's default)", o->steps);
         return buf;
     }
     if (o->width < 0 || !sf_side_valid((uint32_t)o->width) || o->height < 0 || !sf_side_valid((uint32_t)o->height)) {

@@ -202,9 +202,11 @@ void sub_fill_status(coord *c, csub *s, Strike__SubmissionStatus *st) {
   st->rate = s->state == SUB_OPEN ? s->rate : 0;
 }
 
-/* Check a template's steps. With a models config (m: its model) the model must list them; 0 is
- * resolved by the caller to the model's default. Without one, 0 (the worker's model default)
- * or one of {1, 2, 4, 8}. */
+/* Check a template's (or a job's) steps. With a models config (m: its model) the model must list
+ * them; 0 is resolved by the caller to the model's default. Without one the coordinator does not
+ * know the model, so it refuses only what no engine can run: 0 (the worker's model default) or
+ * 1..CM_STEPS_MAX (= the engine's SE_MAX_JOB_STEPS, the bound se_engine_render and the models
+ * config apply); the worker refuses a count its model's spec does not list (invalid_steps). */
 sf_status sub_check_steps(const cmodel *m, uint32_t steps, const char *who, char *err,
                           size_t errlen) {
   if (m) {
@@ -214,8 +216,8 @@ sf_status sub_check_steps(const cmodel *m, uint32_t steps, const char *who, char
              m->name, cmodel_steps_text(m, list, sizeof list), m->default_steps);
     return SF_ERR_INVALID_STEPS;
   }
-  if (steps == 0 || sf_steps_valid(steps)) return SF_OK;
-  snprintf(err, errlen, "%s: steps %u not in {1, 2, 4, 8}%s", who, steps,
+  if (steps <= CM_STEPS_MAX) return SF_OK;
+  snprintf(err, errlen, "%s: steps %u not in 1..%u%s", who, steps, CM_STEPS_MAX,
            strcmp(who, "template") == 0 ? " (0 = the model's default)" : "");
   return SF_ERR_INVALID_STEPS;
 }

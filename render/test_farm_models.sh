@@ -5,12 +5,15 @@
 #     default_steps (status, manifest and PNG say so, and the pixels equal strike-render's at
 #     those steps); steps the model does not list (template or one JSONL line) and an unknown
 #     model are refused at submit (CLI exit 5, message naming job/steps/what the model supports);
+#     a model listing counts other than 1/2/4/8 gets them (the CLI bounds steps to 1..1000 only);
 #  2. every farm PNG carries strike:model_hash, equal to what strike-render writes for the model
 #     (named from the models config, and a bare folder);
 #  3. a malformed models config stops the coordinator at start (exit 1, file/model/key named);
 #  4. coordinator without a models config: steps 0 travel to the worker, which resolves them
 #     (a spec's default_steps; a bare model=PATH from its folder's "_Nstep" name); a seed over
-#     2^63-1 is a string in the manifest;
+#     2^63-1 is a string in the manifest; explicit steps any 1..1000 pass the coordinator (a
+#     bare model renders them, a spec not listing them fails the job at the worker), and the
+#     same command resumes the same submission (client token unchanged);
 #  5. the worker's start-up check (se_model_check): a model folder with a tensor removed from a
 #     safetensors header, one whose config implies other shapes, a missing tokenizer file, and
 #     a models config with one broken model among good ones: the worker exits 2 naming the
@@ -25,7 +28,8 @@ ln -s tiny "$H_DIR/tiny_2step" # a bare folder whose name says 2 steps
 cat >"$H_DIR/models.json" <<'EOF'
 {"_comment": "test models",
  "models": [{"name": "tiny-2step", "base": "tiny", "steps": [2]},
-            {"name": "tiny-multi", "base": "tiny", "steps": [1, 2], "default_steps": 1}]}
+            {"name": "tiny-multi", "base": "tiny", "steps": [1, 2], "default_steps": 1},
+            {"name": "tiny-odd", "base": "tiny", "steps": [3, 5], "default_steps": 5}]}
 EOF
 
 # ---- 3. malformed models configs: the coordinator refuses to start, naming what is wrong
@@ -104,6 +108,28 @@ grep -q 'unknown model "no-such-model"' <<<"$out" && grep -q "tiny-2step, tiny-m
 # an explicit supported value still works (and "bare" is not in the coordinator's config)
 id=$(h_strike submit "$H_DIR/one.txt" --model tiny-multi --steps 2 --width 64 --height 64 --seed 12) || h_fail "submit steps 2"
 h_wait_finished "$id" | jq -e '.steps == 2 and .done == 1' >/dev/null || h_fail "explicit steps 2"
+# a model listing 3 and 5: --steps 3 passes the CLI and the coordinator, renders 3 steps
+id=$(h_strike submit "$H_DIR/one.txt" --model tiny-odd --steps 3 --width 64 --height 64 --seed 15) || h_fail "submit tiny-odd --steps 3"
+h_wait_finished "$id" | jq -e '.steps == 3 and .done == 1' >/dev/null || h_fail "tiny-odd steps 3: $(h_status "$id")"
+line=$(cat "$H_OUT/$id"/manifest-*.jsonl | jq -c 'select(.path != null)')
+[ "$(jq .steps <<<"$line")" = 3 ] || h_fail "tiny-odd manifest steps: $line"
+p=$(jq -r .path <<<"$line")
+"$STRIKE_PNG_CHECK" --text parameters "$p" | grep -q "Steps: 3," || h_fail "tiny-odd PNG parameters do not say Steps: 3"
+"$STRIKE_RENDER_BIN" --models "$H_DIR/models.json" --model tiny-odd --prompt "a red cat" --seed 15 --steps 3 \
+  --width 64 --height 64 --threads 2 --quiet -o "$H_DIR/ref-odd.png" 2>>"$H_DIR/logs/render.log" || h_fail "strike-render tiny-odd"
+out=$("$STRIKE_PNG_DIFF" "$p" "$H_DIR/ref-odd.png" 1) || h_fail "steps-3 job differs from strike-render --steps 3: $out"
+# ... its default (5) without --steps, and 4 (not listed) refused by the coordinator, not the CLI
+id=$(h_strike submit "$H_DIR/one.txt" --model tiny-odd --width 64 --height 64 --seed 16) || h_fail "submit tiny-odd default"
+h_wait_finished "$id" | jq -e '.steps == 5 and .done == 1' >/dev/null || h_fail "tiny-odd default steps 5: $(h_status "$id")"
+out=$(h_strike submit "$H_DIR/one.txt" --model tiny-odd --steps 4 --width 64 --height 64 2>&1)
+rc=$?
+[ "$rc" -eq 5 ] && grep -q "template: steps 4: model tiny-odd supports steps {3, 5} (default 5)" <<<"$out" ||
+  h_fail "tiny-odd --steps 4: exit $rc, expected 5 and the coordinator's message: $out"
+printf '%s\n' '{"prompt":"ok","steps":5}' '{"prompt":"odd","steps":999}' >"$H_DIR/odd.jsonl"
+out=$(h_strike submit "$H_DIR/odd.jsonl" --model tiny-odd --width 64 --height 64 2>&1)
+rc=$?
+[ "$rc" -eq 5 ] && grep -q "job 1: steps 999: model tiny-odd supports steps {3, 5}" <<<"$out" ||
+  h_fail "tiny-odd JSONL steps 999: exit $rc, expected 5 and the coordinator's message: $out"
 
 # ---- 4. no models config at the coordinator: steps 0 travel, the worker resolves them
 h_coord_kill TERM
@@ -135,6 +161,25 @@ id=$(h_strike submit "$H_DIR/one.txt" --model tiny-2step --width 64 --height 64 
 h_wait_finished "$id" >/dev/null
 line=$(cat "$H_OUT/$id"/manifest-*.jsonl | jq -c 'select(.path != null)')
 [ "$(jq .steps <<<"$line")" = 2 ] || h_fail "spec model: the worker did not resolve steps 0 to its default 2: $line"
+# explicit steps without a models config: the coordinator passes 1..1000 (3 here), a bare model
+# renders them, and the same command resumes the same submission (the client token is stable)
+id=$(h_strike submit "$H_DIR/one.txt" --model bare --steps 3 --width 64 --height 64 --seed 17) || h_fail "submit bare --steps 3"
+h_wait_finished "$id" | jq -e '.steps == 3 and .done == 1' >/dev/null || h_fail "bare --steps 3: $(h_status "$id")"
+line=$(cat "$H_OUT/$id"/manifest-*.jsonl | jq -c 'select(.path != null)')
+[ "$(jq .steps <<<"$line")" = 3 ] || h_fail "bare --steps 3: manifest $line"
+id2=$(h_strike submit "$H_DIR/one.txt" --model bare --steps 3 --width 64 --height 64 --seed 17 2>"$H_DIR/resume.err") ||
+  h_fail "re-running submit bare --steps 3: $(cat "$H_DIR/resume.err")"
+[ "$id2" = "$id" ] || h_fail "the same submit command made a new submission $id2 (expected to resume $id)"
+grep -q "submission $id was already sent completely" "$H_DIR/resume.err" || h_fail "no resume message: $(cat "$H_DIR/resume.err")"
+# ... a spec that does not list them fails the job at the worker, with the spec's message
+id=$(h_strike submit "$H_DIR/one.txt" --model tiny-2step --steps 3 --width 64 --height 64 --seed 18) || h_fail "submit tiny-2step --steps 3"
+h_wait_finished "$id" | jq -e '.done == 0' >/dev/null || h_fail "tiny-2step --steps 3 rendered: $(h_status "$id")"
+h_strike results "$id" | jq -r 'select(.status != 0) | .error' | grep -q "model tiny-2step supports 2 steps only, the job asks for 3" ||
+  h_fail "tiny-2step --steps 3: results lack the worker's message: $(h_strike results "$id")"
+# ... and over 1000 is refused by the CLI before anything is sent
+out=$(h_strike submit "$H_DIR/one.txt" --model bare --steps 1001 --width 64 --height 64 2>&1)
+rc=$?
+[ "$rc" -eq 2 ] && grep -q -- "--steps 1001 is not in 1..1000" <<<"$out" || h_fail "--steps 1001: exit $rc: $out"
 
 # ---- 5. the worker's start-up check
 st_drop() { # st_drop FILE TENSOR: remove TENSOR from FILE's safetensors header (same header size)

@@ -103,7 +103,9 @@ int main(void) {
         {"{\"prompt\":\"ok\"}\n{\"prompt\":\"x\",\"width\":1000}\n", "not a multiple of 64"},
         {"{\"prompt\":\"ok\"}\n{\"prompt\":\"x\",\"height\":8192}\n", "out of range"},
         {"{\"prompt\":\"ok\"}\n{\"prompt\":\"x\",\"width\":0}\n", "out of range"},
-        {"{\"prompt\":\"ok\"}\n{\"prompt\":\"x\",\"steps\":3}\n", "not one of 1, 2, 4, 8"},
+        {"{\"prompt\":\"ok\"}\n{\"prompt\":\"x\",\"steps\":1001}\n", "\"steps\" 1001 is not in 1..1000"},
+        {"{\"prompt\":\"ok\"}\n{\"prompt\":\"x\",\"steps\":0}\n", "\"steps\" 0 is not in 1..1000"},
+        {"{\"prompt\":\"ok\"}\n{\"prompt\":\"x\",\"steps\":-4}\n", "\"steps\" -4 is not in 1..1000"},
         {"{\"prompt\":\"ok\"}\n{\"prompt\":\"x\",\"steps\":\"4\"}\n", "must be an integer"},
         {"{\"prompt\":\"ok\"}\n{\"prompt\":\"\"}\n", "empty prompt"},
         {"{\"prompt\":\"ok\"}\n{\"prompt\":\"x\",\"seed\":-1}\n", "\"seed\""},
@@ -123,7 +125,10 @@ int main(void) {
     /* Template checks. */
     CHECK(si_check_side(64) == NULL && si_check_side(4096) == NULL && si_check_side(1024) == NULL);
     CHECK(si_check_side(32) != NULL && si_check_side(100) != NULL && si_check_side(4160) != NULL);
-    CHECK(si_check_steps(1) == NULL && si_check_steps(8) == NULL && si_check_steps(3) != NULL &&
-          si_check_steps(16) != NULL && si_check_steps(0) != NULL);
+    /* any count 1..1000 (the models config may list any; the coordinator checks the model's) */
+    CHECK(si_check_steps(1) == NULL && si_check_steps(8) == NULL && si_check_steps(3) == NULL &&
+          si_check_steps(16) == NULL && si_check_steps(1000) == NULL);
+    CHECK(si_check_steps(0) != NULL && si_check_steps(1001) != NULL && si_check_steps(-1) != NULL &&
+          si_check_steps(2147483647L) != NULL);
     return test_report("test_cli_input");
 }

@@ -47,12 +47,13 @@ printf '{"prompt":"a","width":1000}\n' >"$H_DIR/w.jsonl"
 expect_bad "$H_DIR/w.jsonl" 3 'line 1: "width" 1000 is not a multiple of 64'
 printf '{"prompt":"a","height":8192}\n' >"$H_DIR/h.jsonl"
 expect_bad "$H_DIR/h.jsonl" 3 'line 1: "height" 8192 is out of range'
-printf '{"prompt":"a","steps":3}\n' >"$H_DIR/s.jsonl"
-expect_bad "$H_DIR/s.jsonl" 3 'line 1: "steps" 3 is not one of 1, 2, 4, 8'
+printf '{"prompt":"a","steps":3}\n{"prompt":"b","steps":1001}\n' >"$H_DIR/s.jsonl"
+expect_bad "$H_DIR/s.jsonl" 3 'line 2: "steps" 1001 is not in 1..1000'
 # Template flags are checked before anything is sent.
 h_prompts "$H_DIR/ok.txt" 5 flags
 expect_bad "$H_DIR/ok.txt" 2 "--width/--height" --width 100
-expect_bad "$H_DIR/ok.txt" 2 "--steps 3" --steps 3
+expect_bad "$H_DIR/ok.txt" 2 "--steps 1001 is not in 1..1000" --steps 1001
+expect_bad "$H_DIR/ok.txt" 2 "--steps -2 is not in 1..1000" --steps -2
 expect_bad "$H_DIR/ok.txt" 2 "unknown flag --colour" --colour red
 expect_bad "$H_DIR/ok.txt" 2 "--seed must be a number" --seed -5
 # --skip-invalid: bad lines are reported and skipped.
