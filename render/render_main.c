@@ -18,8 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "io/model_spec.h"
-#include "pipeline/tiny_model.h"
 #include "png_write.h"
 #include "strike/engine.h"
 
@@ -183,30 +181,6 @@ static void on_progress(void *user, const se_progress *p) {
                 p->jobs_done, p->jobs_total, now_s() - s->t0, s->tty ? "          " : "");
 }
 
-/* The content hash of a model given as a folder (and --unet/--checkpoint/--lora/--vae): that of a
- * spec naming the same files (se_model_spec_hash; auto prediction counts as epsilon), the value
- * strike-worker writes for a model=PATH it serves. */
-static se_status folder_hash(const char *base, const char *unet, const char *checkpoint, const char *lora,
-                             float lora_strength, const char *vae, se_model_prediction pred,
-                             char out[SE_MODEL_HASH_LEN + 1]) {
-    se_model_spec *sp = calloc(1, sizeof *sp);
-    if (!sp) return SE_ERR_NOMEM;
-    snprintf(sp->name, sizeof sp->name, "folder");
-    snprintf(sp->base, sizeof sp->base, "%s", base);
-    snprintf(sp->unet, sizeof sp->unet, "%s", unet ? unet : "");
-    snprintf(sp->checkpoint, sizeof sp->checkpoint, "%s", checkpoint ? checkpoint : "");
-    snprintf(sp->lora, sizeof sp->lora, "%s", lora ? lora : "");
-    snprintf(sp->vae, sizeof sp->vae, "%s", vae ? vae : "");
-    sp->lora_strength = lora_strength;
-    sp->prediction = pred == SE_MODEL_PRED_SAMPLE ? SE_SPEC_PRED_SAMPLE : SE_SPEC_PRED_EPSILON;
-    sp->steps[0] = 4;
-    sp->nsteps = 1;
-    sp->default_steps = 4;
-    se_status st = se_model_spec_hash(sp, out);
-    free(sp);
-    return st;
-}
-
 int main(int argc, char **argv) {
     const char *model = NULL, *unet = NULL, *vae = NULL, *name = NULL, *prompt = NULL;
     const char *prompts_file = NULL, *out = NULL, *tiny_dir = NULL, *preset = "tiny";
@@ -314,14 +288,11 @@ int main(int argc, char **argv) {
     }
 
     if (tiny_dir) {
-        se_gen_preset p;
-        if (!strcmp(preset, "tiny")) p = SE_GEN_TINY;
-        else if (!strcmp(preset, "sdxl")) p = SE_GEN_SDXL;
-        else {
+        if (strcmp(preset, "tiny") != 0 && strcmp(preset, "sdxl") != 0) {
             fprintf(stderr, "strike-render: --preset: expected tiny or sdxl, got \"%s\"\n", preset);
             return 2;
         }
-        if (se_make_random_model(tiny_dir, p, seed) != SE_OK) {
+        if (se_model_make_random(tiny_dir, preset, seed) != SE_OK) {
             fprintf(stderr, "strike-render: %s\n", se_last_error());
             return 2;
         }
@@ -371,7 +342,7 @@ int main(int argc, char **argv) {
             if (!spec) {
                 fprintf(stderr, "strike-render: models in %s:", mf);
                 for (size_t i = 0; i < se_model_specs_count(specs); i++)
-                    fprintf(stderr, " %s", se_model_specs_at(specs, i)->name);
+                    fprintf(stderr, " %s", se_model_spec_name(se_model_specs_at(specs, i)));
                 fprintf(stderr, "\n");
             }
             se_model_specs_free(&specs);
@@ -380,9 +351,20 @@ int main(int argc, char **argv) {
         steps = st_steps;
     }
 
-    if (!spec && folder_hash(model, unet, checkpoint, lora, (float)lora_strength, vae, pred, model_hash) != SE_OK) {
-        fprintf(stderr, "strike-render: --model %s: %s\n", model, se_last_error());
-        return 2;
+    if (!spec) { /* a folder: the hash of a spec naming the same files, as the worker's model=PATH */
+        se_model_desc fd;
+        se_model_desc_init(&fd);
+        fd.base_dir = model;
+        fd.unet_file = unet;
+        fd.checkpoint_file = checkpoint;
+        fd.lora_file = lora;
+        fd.lora_strength = (float)lora_strength;
+        fd.vae_dir = vae;
+        fd.prediction = pred;
+        if (se_model_desc_hash(&fd, model_hash) != SE_OK) {
+            fprintf(stderr, "strike-render: --model %s: %s\n", model, se_last_error());
+            return 2;
+        }
     }
 
     size_t nprompts = 1;

@@ -12,10 +12,7 @@
 #include <unistd.h>
 
 #include "sf_status.h"
-#include "strike/engine.h"
-/* model specs (a models config file) are engine-internal; the worker target sees only the public
- * include folder, hence the relative path */
-#include "../engine/src/io/model_spec.h"
+#include "strike/engine.h" /* the only engine header: engine, models config (specs), hash */
 
 #define LT_MAX_MODELS 16
 #define LT_DEFAULT_MODELS "/etc/strike/models.json" /* when no model is given (and no $STRIKE_MODELS) */
@@ -88,19 +85,13 @@ static int bare_default_steps(const lt_model *m) {
  * prediction (auto counts as epsilon). */
 static se_status model_hash(const lt_model *lm, char out[SE_MODEL_HASH_LEN + 1]) {
     if (lm->spec) return se_model_spec_hash(lm->spec, out);
-    se_model_spec *sp = calloc(1, sizeof *sp);
-    if (!sp) return SE_ERR_NOMEM;
-    snprintf(sp->name, sizeof sp->name, "%.63s", lm->name);
-    snprintf(sp->base, sizeof sp->base, "%s", lm->path);
-    snprintf(sp->unet, sizeof sp->unet, "%s", lm->unet);
-    sp->lora_strength = 1.0f;
-    sp->prediction = lm->pred == SE_MODEL_PRED_SAMPLE ? SE_SPEC_PRED_SAMPLE : SE_SPEC_PRED_EPSILON;
-    sp->steps[0] = bare_default_steps(lm);
-    sp->nsteps = 1;
-    sp->default_steps = sp->steps[0];
-    se_status st = se_model_spec_hash(sp, out);
-    free(sp);
-    return st;
+    se_model_desc d;
+    se_model_desc_init(&d);
+    d.name = lm->name;
+    d.base_dir = lm->path;
+    d.unet_file = lm->unet[0] ? lm->unet : NULL;
+    d.prediction = lm->pred;
+    return se_model_desc_hash(&d, out);
 }
 
 /* The engine's description of a model (strings point into lm and its spec). */
@@ -357,7 +348,7 @@ static int add_model(lt_engine *le, const char *v, char *err, size_t errlen) {
     return 0;
 }
 
-/* models=FILE: every model of a models config (io/model_spec.h, docs/models.md). */
+/* models=FILE: every model of a models config (strike/engine.h "Model specs", docs/models.md). */
 static int add_specs(lt_engine *le, const char *path, char *err, size_t errlen) {
     if (le->specs) {
         snprintf(err, errlen, "lightning engine: models= given twice");
@@ -369,14 +360,17 @@ static int add_specs(lt_engine *le, const char *path, char *err, size_t errlen) 
     }
     for (size_t i = 0; i < se_model_specs_count(le->specs); i++) {
         const se_model_spec *sp = se_model_specs_at(le->specs, i);
-        if (le->nmodels >= LT_MAX_MODELS || find_model(le, sp->name) >= 0) {
+        if (le->nmodels >= LT_MAX_MODELS || find_model(le, se_model_spec_name(sp)) >= 0) {
             snprintf(err, errlen, "lightning engine: models=%s: %s", path,
                      le->nmodels >= LT_MAX_MODELS ? "too many models" : "a model name given twice");
             return -1;
         }
         lt_model *m = &le->models[le->nmodels++];
-        snprintf(m->name, sizeof m->name, "%s", sp->name);
-        snprintf(m->path, sizeof m->path, "%s", sp->base);
+        se_model_desc d;
+        se_model_desc_init(&d);
+        se_model_spec_to_desc(sp, &d);
+        snprintf(m->name, sizeof m->name, "%s", se_model_spec_name(sp));
+        snprintf(m->path, sizeof m->path, "%s", d.base_dir ? d.base_dir : "");
         m->spec = sp;
     }
     return 0;

@@ -210,6 +210,58 @@ typedef struct se_device_info {
 /* Fills *out for engine e (no device call beyond a property query). */
 se_status se_engine_device_info(const se_engine *e, se_device_info *out);
 
+/* ---------------------------------------------------------------------------------------------
+ * Model specs: the named models of a models config file (JSON; format and a commented example:
+ * docs/models.md "Model specs", deploy/models.example.json). What strike-worker and
+ * strike-render need from it, over the engine's reader (engine/src/io/model_spec.c):
+ *
+ *   se_model_specs *ms; SE_TRY(se_model_specs_load("/etc/strike/models.json", &ms));
+ *   const se_model_spec *m = se_model_specs_find(ms, "lightning-4step");   // NULL: no such
+ *   int steps; SE_TRY(se_model_spec_check_steps(m, job_steps, &steps));   // 0 = its default
+ *   char hash[SE_MODEL_HASH_LEN + 1]; SE_TRY(se_model_spec_hash(m, hash));
+ *   se_model_desc d; se_model_desc_init(&d); se_model_spec_to_desc(m, &d); // then load or check
+ *   se_model_specs_free(&ms);                          // d's strings point into ms until then
+ * ------------------------------------------------------------------------------------------- */
+
+#define SE_MODEL_HASH_LEN 16                 /* hex digits of a model's content hash */
+
+typedef struct se_model_specs se_model_specs; /* a loaded models config */
+typedef struct se_model_spec se_model_spec;   /* one model of it (owned by the se_model_specs) */
+
+/* Reads and validates a models config file (at most 1 MB): unknown keys, bad values and
+ * duplicate names are SE_ERR_CONFIG naming the file, the model and the key. */
+se_status se_model_specs_load(const char *path, se_model_specs **out);
+/* Frees the specs (NULL allowed; sets *ms to NULL). */
+void se_model_specs_free(se_model_specs **ms);
+/* The number of models, and model i (NULL when i is out of range), in the file's order. */
+size_t se_model_specs_count(const se_model_specs *ms);
+const se_model_spec *se_model_specs_at(const se_model_specs *ms, size_t i);
+/* The model called name, or NULL. */
+const se_model_spec *se_model_specs_find(const se_model_specs *ms, const char *name);
+/* The model's name ([A-Za-z0-9._-], at most 63 characters). */
+const char *se_model_spec_name(const se_model_spec *m);
+/* A job's steps against the model: 0 takes its default_steps; a count it does not list is
+ * SE_ERR_INVALID_ARG ("model M supports 4 steps only, the job asks for 8"). *resolved gets the
+ * steps to render. */
+se_status se_model_spec_check_steps(const se_model_spec *m, int steps, int *resolved);
+/* Every file and folder the model names exists (SE_ERR_IO naming the key and the path). */
+se_status se_model_spec_check_files(const se_model_spec *m);
+/* The model's content hash (docs/models.md): SE_MODEL_HASH_LEN hex digits and a NUL. */
+se_status se_model_spec_hash(const se_model_spec *m, char out[SE_MODEL_HASH_LEN + 1]);
+/* Fills the description's name, base_dir, unet_file, checkpoint_file, vae_dir, lora_file,
+ * lora_strength and prediction from the model (strings point into m). */
+void se_model_spec_to_desc(const se_model_spec *m, se_model_desc *d);
+/* The content hash of a model given by its files (a folder model: base_dir, unet_file,
+ * checkpoint_file, vae_dir, lora_file at lora_strength, prediction; AUTO counts as epsilon):
+ * the hash of a spec naming the same files, so a bare folder hashes the same in the worker and
+ * strike-render. */
+se_status se_model_desc_hash(const se_model_desc *d, char out[SE_MODEL_HASH_LEN + 1]);
+
+/* Writes a random SDXL-architecture model folder in the diffusers layout into dir (images are
+ * noise; for running the tools without real weights): preset "tiny" (~2 MB) or "sdxl" (the full
+ * configuration in fp16, ~6 GB). seed selects the weights. Errors name the preset or the file. */
+se_status se_model_make_random(const char *dir, const char *preset, uint64_t seed);
+
 #ifdef __cplusplus
 }
 #endif

@@ -228,12 +228,13 @@ void se_model_specs_free(se_model_specs **ms) {
     *ms = NULL;
 }
 
-size_t se_model_specs_count(const se_model_specs *ms) { return ms->n; }
+size_t se_model_specs_count(const se_model_specs *ms) { return ms ? ms->n : 0; }
 const se_model_spec *se_model_specs_at(const se_model_specs *ms, size_t i) {
-    return i < ms->n ? &ms->m[i] : NULL;
+    return ms && i < ms->n ? &ms->m[i] : NULL;
 }
 
 const se_model_spec *se_model_specs_find(const se_model_specs *ms, const char *name) {
+    if (!ms || !name) return NULL;
     for (size_t i = 0; i < ms->n; i++)
         if (!strcmp(ms->m[i].name, name)) return &ms->m[i];
     return NULL;

@@ -36,14 +36,15 @@
 #define SE_MODEL_SPEC_MAX_STEPS 16      /* step counts one spec may list */
 #define SE_MODEL_SPEC_STEPS_MAX 1000    /* the largest step count accepted */
 #define SE_MODEL_SPEC_MAX_MODELS 256
-#define SE_MODEL_HASH_LEN 16
+/* SE_MODEL_HASH_LEN, the se_model_specs / se_model_spec types and the calls tools use are
+ * declared in strike/engine.h (public); this header adds the spec's fields and the rest. */
 
 typedef enum se_spec_prediction {
     SE_SPEC_PRED_EPSILON = 0,   /* "epsilon" (default; the 2-, 4- and 8-step models) */
     SE_SPEC_PRED_SAMPLE = 1,    /* "sample": x0 prediction (the 1-step model) */
 } se_spec_prediction;
 
-typedef struct se_model_spec {
+struct se_model_spec {
     char name[SE_MODEL_SPEC_NAME_MAX];         /* [A-Za-z0-9._-]+ */
     char base[SE_MODEL_SPEC_PATH_MAX];         /* diffusers SDXL folder (required) */
     char unet[SE_MODEL_SPEC_PATH_MAX];         /* "" or a diffusers-named UNet file */
@@ -55,33 +56,14 @@ typedef struct se_model_spec {
     int nsteps;
     int default_steps;                         /* default_steps, else the first of "steps" */
     se_spec_prediction prediction;
-} se_model_spec;
+};
 
-typedef struct se_model_specs se_model_specs;
-
-/* Reads and validates a models config file (at most 1 MB). */
-se_status se_model_specs_load(const char *path, se_model_specs **out);
-/* Same from text; name is used in messages, dir resolves relative paths. */
+/* se_model_specs_load from text; name is used in messages, dir resolves relative paths. */
 se_status se_model_specs_parse(const char *name, const char *text, const char *dir,
                                se_model_specs **out);
-void se_model_specs_free(se_model_specs **ms);
 
-size_t se_model_specs_count(const se_model_specs *ms);
-const se_model_spec *se_model_specs_at(const se_model_specs *ms, size_t i);
-/* The spec called name, or NULL. */
-const se_model_spec *se_model_specs_find(const se_model_specs *ms, const char *name);
-
-/* A job's steps against its model: steps 0 takes the default; a count the model does not
- * support is SE_ERR_INVALID_ARG ("model M supports 4 steps only, the job asks for 8"). */
-se_status se_model_spec_check_steps(const se_model_spec *m, int steps, int *resolved);
-/* Every file and folder the spec names exists (SE_ERR_IO naming the key and path). */
-se_status se_model_spec_check_files(const se_model_spec *m);
-/* The content hash (above) into out (SE_MODEL_HASH_LEN hex digits + NUL). */
-se_status se_model_spec_hash(const se_model_spec *m, char out[SE_MODEL_HASH_LEN + 1]);
 const char *se_spec_prediction_name(se_spec_prediction p);
-/* Fills a pipeline model description (strike/engine.h) from a spec: name, base_dir, unet_file,
- * checkpoint_file, vae_dir, lora_file (NULL when absent), lora_strength, prediction. The strings
- * point into m (valid while the specs are). se_engine_load_model(e, &d, &model) then loads it. */
-void se_model_spec_to_desc(const se_model_spec *m, se_model_desc *d);
+/* The rest (load, free, count, at, find, name, check_steps, check_files, hash, to_desc,
+ * se_model_desc_hash): strike/engine.h. */
 
 #endif
