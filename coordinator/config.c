@@ -51,6 +51,9 @@ const sf_cfg_entry coord_config_table[] = {
      "models, steps 0 become the model's default_steps, other steps must be listed (empty: no "
      "check; steps 0 go to the worker)"},
     {"log-level", SF_CFG_STRING, F(log_level), "info", "error, warn, info or debug"},
+    {"metrics-listen", SF_CFG_STRING, F(metrics_listen), "",
+     "HOST:PORT of the HTTP server for /metrics (Prometheus) and the dashboard (empty: off); "
+     "e.g. 127.0.0.1:7702; port 0 picks a free port (logged)"},
 };
 
 const size_t coord_config_table_len = sizeof coord_config_table / sizeof coord_config_table[0];

@@ -21,6 +21,7 @@
  *   handlers.c    decode-level dispatch of worker and client messages
  *   watch.c       progress events for watching clients
  *   loop.c        sockets, zmq_poll loop, timers
+ *   http.c        tiny HTTP/1.1 server on the loop (metrics-listen); metrics.c renders its pages
  *   main.c        flags, signals */
 #ifndef STRIKE_COORD_H
 #define STRIKE_COORD_H
@@ -58,6 +59,7 @@ typedef struct coord_config {
   char *default_output_root;    /* output root of submissions that name none */
   char *models;                 /* models config (JSON, as the workers'); "" = none (models.c) */
   char *log_level;              /* error, warn, info, debug */
+  char *metrics_listen;         /* HOST:PORT of the /metrics HTTP server ("" = off; http.c) */
 } coord_config;
 
 /* ------------------------------------------------------------------------------------------ */
@@ -287,6 +289,9 @@ typedef struct coord {
   /* sockets */
   void *zctx, *wsock, *csock;
   coord_deliver_fn deliver;
+  /* metrics (metrics.c) and their HTTP server (http.c; NULL when metrics-listen is off) */
+  struct coord_mstats *mstats;
+  struct http_server *http;
 } coord;
 
 /* ---- config.c ---- */

@@ -10,6 +10,7 @@
 #include <zmq.h>
 
 #include "coord.h"
+#include "metrics.h"
 #include "sf_time.h"
 
 #define BATCH 512 /* messages per socket per iteration */
@@ -82,6 +83,7 @@ coord *coord_new(const coord_config *cfg) {
   c->lock_ttl_ms = c->cfg.heartbeat_ms * c->cfg.heartbeat_misses * 2;
   if (c->lock_ttl_ms < 3000) c->lock_ttl_ms = 3000;
   c->txn_lock_idx = -1;
+  metrics_init(c);
   redis_up_attempt(c, "start-up");
   return c;
 }
@@ -109,6 +111,7 @@ void coord_destroy(coord **pc) {
   state_clear(c);
   workers_free(c);
   rs_disconnect(c);
+  metrics_free(c);
   if (c->wsock) zmq_close(c->wsock);
   if (c->csock) zmq_close(c->csock);
   if (c->zctx) zmq_ctx_term(c->zctx);
@@ -142,7 +145,8 @@ sf_status coord_bind(coord *c) {
   if (!c->zctx) return SF_ERR_IO;
   c->wsock = router(c, c->cfg.worker_endpoint, "workers");
   c->csock = router(c, c->cfg.client_endpoint, "clients");
-  return c->wsock && c->csock ? SF_OK : SF_ERR_IO;
+  if (!c->wsock || !c->csock) return SF_ERR_IO;
+  return metrics_listen(c);
 }
 
 void coord_tick(coord *c) {
@@ -165,7 +169,10 @@ void coord_tick(coord *c) {
     for (size_t i = 0; i < c->ndirty; i++) c->dirty[i]->in_dirty = 0;
     c->ndirty = 0;
   }
+  size_t txn_cmds = c->txn_cmds;
+  uint64_t txn_t0 = txn_cmds ? sf_now_us() : 0;
   int ok = rs_commit(c) == SF_OK && c->redis_up;
+  if (txn_cmds) metrics_commit(c, txn_cmds, sf_now_us() - txn_t0);
   out_flush(c, ok);
   if (c->redis_up) cache_trim(c);
   /* account for rate-limited lines whose burst ended without a later line to carry the count */
@@ -194,8 +201,11 @@ static int drain(coord *c, void *sock, int worker_side) {
 }
 
 int coord_poll_once(coord *c, int timeout_ms) {
-  zmq_pollitem_t items[2] = {{c->wsock, 0, ZMQ_POLLIN, 0}, {c->csock, 0, ZMQ_POLLIN, 0}};
-  int rc = zmq_poll(items, 2, timeout_ms);
+  zmq_pollitem_t items[2 + HTTP_POLL_ITEMS] = {{c->wsock, 0, ZMQ_POLLIN, 0},
+                                               {c->csock, 0, ZMQ_POLLIN, 0}};
+  int nz = 2;
+  size_t nhttp = c->http ? http_poll_items(c->http, items + nz) : 0; /* metrics-listen */
+  int rc = zmq_poll(items, nz + (int)nhttp, timeout_ms);
   if (rc < 0 && errno != EINTR) {
     SF_ERROR("zmq_poll: %s", zmq_strerror(errno));
     return -1;
@@ -205,6 +215,7 @@ int coord_poll_once(coord *c, int timeout_ms) {
     if (items[0].revents & ZMQ_POLLIN) busy |= drain(c, c->wsock, 1) == BATCH;
     if (items[1].revents & ZMQ_POLLIN) busy |= drain(c, c->csock, 0) == BATCH;
   }
+  if (c->http) http_service(c->http, items + nz, rc > 0 ? nhttp : 0, sf_now_ms());
   coord_tick(c);
   return busy;
 }
