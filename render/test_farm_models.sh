@@ -209,7 +209,8 @@ st_drop "$uf" "$victim"
 worker_refuses "a tensor removed" "model=broken:$H_DIR/no-tensor" "model broken" "missing tensor $victim" "$uf"
 cp -r "$H_DIR/tiny" "$H_DIR/bad-shape"
 jq '.cross_attention_dim += 16' "$H_DIR/tiny/unet/config.json" >"$H_DIR/bad-shape/unet/config.json"
-worker_refuses "a mismatched shape" "model=bent:$H_DIR/bad-shape" "model bent" "unet: tensor" "attn2.to_k.weight: expected"
+worker_refuses "a mismatched shape" "model=bent:$H_DIR/bad-shape" "model bent" "unet: tensor" "attn2.to_k.weight: expected" \
+  "$H_DIR/bad-shape/unet/diffusion_pytorch_model.safetensors"
 cp -r "$H_DIR/tiny" "$H_DIR/deep-te"
 jq '.num_hidden_layers += 1' "$H_DIR/tiny/text_encoder/config.json" >"$H_DIR/deep-te/text_encoder/config.json"
 worker_refuses "a text encoder layer missing" "model=deep:$H_DIR/deep-te" "model deep" "missing tensor" \

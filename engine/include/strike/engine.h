@@ -196,8 +196,8 @@ se_status se_engine_render(se_engine *e, se_model *m, const se_job *jobs, size_t
  * every tensor each network needs is present with the shape its config implies (the loaders'
  * own tables, through the same sources se_engine_load_model uses: folder, UNet file, SGM
  * checkpoint, VAE folder; a LoRA's keys are matched too). Reads headers, configs and tokenizer
- * files, not the weights (networks mapped from an SGM checkpoint are an exception: see
- * docs/models.md). SE_OK, or the failure with se_last_error() naming the model (d->name), the
+ * files, not the weights (networks mapped from an SGM checkpoint are checked through images
+ * holding their header only: docs/models.md). SE_OK, or the failure with se_last_error() naming the model (d->name), the
  * file and the missing or mismatched tensor, as a load would. Needs no engine. */
 se_status se_model_check(const se_model_desc *d);
 

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,11 @@
 #include "io/weights.h"
 
 #define SF_MAX_ENTRIES 65536
+
+/* Tensor data bytes written into weight images by this process (se_sf_image_data_bytes). */
+static _Atomic uint64_t g_image_data_bytes;
+
+uint64_t se_sf_image_data_bytes(void) { return g_image_data_bytes; }
 
 /* One diffusers-named tensor of a view. */
 typedef struct sf_entry {
@@ -491,8 +497,11 @@ static int anon_file(void) {
 }
 
 /* Writes the view as a safetensors image, with its updates or (updates false) every entry as
- * its source holds it (the LoRA is then merged after loading, sf_patch). */
-static se_status materialize(const se_sf_view *v, bool updates, se_sf_image *img) {
+ * its source holds it (the LoRA is then merged after loading, sf_patch). header_only: the
+ * header only, the data section left a hole of the right size (ftruncate; no page of it is
+ * written or held), for a loader that checks names and shapes and stops before reading any data
+ * (se_sf_check_desc); reading such an image's tensors gives zeros. */
+static se_status materialize(const se_sf_view *v, bool updates, bool header_only, se_sf_image *img) {
     img->fd = -1;
     img->path[0] = '\0';
     img->bytes = 0;
@@ -531,14 +540,20 @@ static se_status materialize(const se_sf_view *v, bool updates, se_sf_image *img
     if (st == SE_OK) st = write_all(fd, hdr, hl);
     for (size_t k = hl; k < padded && st == SE_OK; k++) st = write_all(fd, " ", 1);
     free(hdr);
-    void *buf = st == SE_OK ? malloc(maxbytes ? maxbytes : 1) : NULL;
-    if (st == SE_OK && !buf) st = se_fail(SE_ERR_NOMEM, "no memory for a weight image");
-    for (size_t i = 0; i < v->n && st == SE_OK; i++) {
+    if (header_only) {
+        if (st == SE_OK && ftruncate(fd, (off_t)(8 + padded + off)) != 0)
+            st = se_fail(SE_ERR_IO, "sizing a weight image's header: %s", strerror(errno));
+        maxbytes = 0;
+    }
+    void *buf = st == SE_OK && !header_only ? malloc(maxbytes ? maxbytes : 1) : NULL;
+    if (st == SE_OK && !header_only && !buf) st = se_fail(SE_ERR_NOMEM, "no memory for a weight image");
+    for (size_t i = 0; i < v->n && st == SE_OK && !header_only; i++) {
         const sf_entry *e = &v->e[i];
         se_dtype dt = entry_dtype(v, e, updates);
+        size_t nb = (size_t)se_sf_view_numel(v, i) * se_dtype_size(dt);
         st = entry_bytes(v, e, dt, updates, buf);
-        if (st == SE_OK)
-            st = write_all(fd, buf, (size_t)se_sf_view_numel(v, i) * se_dtype_size(dt));
+        if (st == SE_OK) st = write_all(fd, buf, nb);
+        if (st == SE_OK) g_image_data_bytes += nb;
     }
     free(buf);
     if (st != SE_OK) {
@@ -552,7 +567,7 @@ static se_status materialize(const se_sf_view *v, bool updates, se_sf_image *img
 }
 
 se_status se_sf_view_materialize(const se_sf_view *v, se_sf_image *img) {
-    return materialize(v, true, img);
+    return materialize(v, true, false, img);
 }
 
 void se_sf_image_close(se_sf_image *img) {
@@ -636,6 +651,38 @@ static se_status net_view(net_src *n, const se_st_file *ck, se_sf_component c,
     return SE_OK;
 }
 
+/* The source name of the view entry named in msg ("tensor NAME:" or "tensor NAME "), or NULL. */
+static const char *named_source(const se_sf_view *v, const char *msg) {
+    char needle[SE_NAME_MAX + 8];
+    for (size_t i = 0; i < v->n; i++) {
+        snprintf(needle, sizeof needle, "tensor %s", v->e[i].name);
+        for (const char *p = strstr(msg, needle); p; p = strstr(p + 1, needle)) {
+            char after = p[strlen(needle)];
+            if (after == ':' || after == ' ') return v->e[i].src->name;
+        }
+    }
+    return NULL;
+}
+
+/* A failed load from n's view (st, se_last_error()) restated to say where its tensors came from:
+ * the image's "/proc/self/fd/N" becomes the checkpoint's path, a tensor the message names gets
+ * its SGM name, and "(weights from ...)" names the file or checkpoint. */
+static se_status view_failure(const net_src *n, se_status st, const char *checkpoint, bool lora) {
+    char msg[1024], out[1024];
+    snprintf(msg, sizeof msg, "%s", se_last_error());
+    const char *src = n->file ? n->file : checkpoint ? checkpoint : "?";
+    size_t pl = strlen(n->img.path);
+    for (char *p = pl ? strstr(msg, n->img.path) : NULL; p; p = strstr(p + 1, n->img.path)) {
+        if (p[pl] >= '0' && p[pl] <= '9') continue; /* /proc/self/fd/1 in /proc/self/fd/12 */
+        snprintf(out, sizeof out, "%.*s%s%s", (int)(p - msg), msg, src, p + pl);
+        memcpy(msg, out, sizeof msg);
+        break;
+    }
+    const char *sgm = n->file ? NULL : named_source(n->view, msg);
+    return se_fail(st, "%s (weights %s%s%s%s%s)", msg, n->file ? "from " : "from the SGM checkpoint ",
+                   src, sgm ? ", SGM tensor " : "", sgm ? sgm : "", lora ? ", LoRA merged" : "");
+}
+
 static void net_close(net_src *n) {
     se_sf_image_close(&n->img);
     se_sf_view_destroy(&n->view);
@@ -696,7 +743,7 @@ se_status se_sf_load_networks(const se_sf_sources *s, se_backend *be, se_unet **
     for (int i = 0; i < 4 && st == SE_OK; i++) {
         if (!want[i]) continue;
         if (n[i].image) {
-            st = materialize(n[i].view, false, &n[i].img);
+            st = materialize(n[i].view, false, s->check_only, &n[i].img);
             if (st != SE_OK) break;
             if (s->stats && n[i].img.bytes > s->stats->image_bytes)
                 s->stats->image_bytes = n[i].img.bytes;
@@ -723,12 +770,7 @@ se_status se_sf_load_networks(const se_sf_sources *s, se_backend *be, se_unet **
             if (s->stats && n[i].view->acct->peak > s->stats->merge_scratch_peak)
                 s->stats->merge_scratch_peak = n[i].view->acct->peak;
         }
-        if (st != SE_OK && n[i].view) { /* say where the view's tensors came from */
-            char msg[768];
-            snprintf(msg, sizeof msg, "%s", se_last_error());
-            st = se_fail(st, "%s (weights %s%s%s)", msg, n[i].file ? "from " : "from the SGM checkpoint ",
-                         n[i].file ? n[i].file : s->checkpoint, lora ? ", LoRA merged" : "");
-        }
+        if (st != SE_OK && n[i].view) st = view_failure(&n[i], st, s->checkpoint, lora);
         net_close(&n[i]); /* frees the image as soon as the network holds its weights */
     }
     for (int i = 0; i < 4; i++) net_close(&n[i]);
@@ -773,8 +815,9 @@ static se_status pick(char *out, const char *dir, const char *a, const char *b) 
     return SE_OK;
 }
 
-se_status se_sf_load_desc(const se_model_desc *d, se_backend *be, se_unet **unet, se_clip **te1,
-                          se_clip **te2, se_vae **vae) {
+/* se_sf_load_desc, or with check_only se_sf_check_desc. */
+static se_status load_desc(const se_model_desc *d, bool check_only, se_backend *be, se_unet **unet,
+                           se_clip **te1, se_clip **te2, se_vae **vae) {
     if (!d || !d->base_dir) return se_fail(SE_ERR_INVALID_ARG, "model: no base_dir given");
     unsigned styles = 0;
     if (d->checkpoint_file) {
@@ -821,7 +864,7 @@ se_status se_sf_load_desc(const se_model_desc *d, se_backend *be, se_unet **unet
                 "diffusion_pytorch_model.fp16.safetensors"));
     se_sf_sources s = {.checkpoint = d->checkpoint_file, .unet_config = ucfg, .te1_config = c1,
                        .te2_config = c2, .vae_config = vc, .lora = d->lora_file,
-                       .lora_strength = d->lora_strength};
+                       .lora_strength = d->lora_strength, .check_only = check_only};
     s.unet_file = d->unet_file ? d->unet_file : (styles & SE_SF_STYLE_SGM_UNET) ? NULL : uw;
     s.te1_file = (styles & SE_SF_STYLE_SGM_CLIP_L) ? NULL : w1;
     s.te2_file = (styles & SE_SF_STYLE_SGM_CLIP_G) ? NULL : w2;
@@ -832,4 +875,14 @@ se_status se_sf_load_desc(const se_model_desc *d, se_backend *be, se_unet **unet
             return se_fail(SE_ERR_IO, "model %s: weights %s not found (nor its .fp16 variant)",
                            d->base_dir, files[i]);
     return se_sf_load_networks(&s, be, unet, te1, te2, vae);
+}
+
+se_status se_sf_load_desc(const se_model_desc *d, se_backend *be, se_unet **unet, se_clip **te1,
+                          se_clip **te2, se_vae **vae) {
+    return load_desc(d, false, be, unet, te1, te2, vae);
+}
+
+se_status se_sf_check_desc(const se_model_desc *d, se_backend *be, se_unet **unet, se_clip **te1,
+                           se_clip **te2, se_vae **vae) {
+    return load_desc(d, true, be, unet, te1, te2, vae);
 }

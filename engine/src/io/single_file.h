@@ -132,6 +132,10 @@ typedef struct se_sf_sources {
     const char *lora;                    /* LoRA file or NULL */
     float lora_strength;                 /* its multiplier */
     struct se_sf_load_stats *stats;      /* optional: what the load cost (below) */
+    bool check_only;                     /* images (SGM text encoders, VAE, a non-uniform
+                                          * UNet) get their header only, no weight bytes: for a
+                                          * backend that stops every load at its weights'
+                                          * allocation (se_sf_check_desc) */
 } se_sf_sources;
 
 /* What se_sf_load_networks held in host memory besides the networks' own weights (tests check
@@ -163,5 +167,15 @@ se_status se_sf_load_networks(const se_sf_sources *s, se_backend *be, se_unet **
  * and keeps loading tokenizers and the scheduler from base_dir itself. */
 se_status se_sf_load_desc(const se_model_desc *d, se_backend *be, se_unet **unet, se_clip **te1,
                           se_clip **te2, se_vae **vae);
+/* The same sources and checks as se_sf_load_desc, for se_model_check: each network that loads
+ * through an image of SGM tensors gets an image with the header only (names, dtypes, shapes,
+ * offsets; the data section is a hole), so checking a checkpoint copies no weights. Only for a
+ * backend that refuses the weights' allocation (the loaders check every name and shape before
+ * it and read no data before it); with another backend the networks would load zeros. */
+se_status se_sf_check_desc(const se_model_desc *d, se_backend *be, se_unet **unet, se_clip **te1,
+                           se_clip **te2, se_vae **vae);
+/* Tensor data bytes this process has written into weight images (memfd) so far: tests check
+ * that se_model_check writes none. */
+uint64_t se_sf_image_data_bytes(void);
 
 #endif

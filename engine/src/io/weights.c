@@ -175,8 +175,9 @@ se_status se_weights_load_mapped(se_weights *w, const se_st_file *const *files, 
                            nfiles > 1 ? " (and the other files)" : "");
         if (!se_st_shape_is(r, t->ndim, t->ne)) {
             char a[160], b[160];
-            return se_fail(SE_ERR_SHAPE, "%s: tensor %s%s: expected %s, got %s", w->what, t->name,
-                           as, se_tensor_shape_str(t, a, sizeof a), se_st_shape_str(r, b, sizeof b));
+            return se_fail(SE_ERR_SHAPE, "%s: tensor %s%s: expected %s, got %s in %s", w->what,
+                           t->name, as, se_tensor_shape_str(t, a, sizeof a),
+                           se_st_shape_str(r, b, sizeof b), se_st_path(files[k]));
         }
     }
     SE_TRY(weights_alloc(w, be));

@@ -16,9 +16,10 @@
  * Also: the scheduler config parses (when present) and both tokenizers load (vocab.json and
  * merges.txt, a few MB). Not covered: the cross-network consistency check of se_model_load
  * (text encoder widths against the UNet's cross_attention_dim), which needs loaded networks.
- * Cost: headers, configs and tokenizer files; networks taken from an SGM single-file checkpoint
- * through a name-mapping view (text encoders, VAE) are written to an in-memory image first (as
- * a load does), so such a check reads those networks' bytes (~1.8 GB for SDXL).
+ * Cost: headers, configs and tokenizer files. Networks taken from an SGM single-file checkpoint
+ * through a name-mapping view (text encoders, VAE) load from an in-memory image, as in a load;
+ * here the image holds only the header (diffusers names, shapes, offsets) and its data section
+ * is a hole (se_sf_check_desc), so no weight is copied or read (a load copies ~1.8 GB for SDXL).
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -95,7 +96,8 @@ static const se_backend_vtbl g_chk_vtbl = {
 
 /* ------------------------------------------------------------------ checks ---- */
 
-/* Runs se_sf_load_desc for the networks asked for (flags: 1 UNet, 2 text_encoder,
+/* Runs se_sf_check_desc (se_sf_load_desc's sources and loaders; images of SGM tensors hold
+ * their header only) for the networks asked for (flags: 1 UNet, 2 text_encoder,
  * 4 text_encoder_2, 8 VAE) against the check backend. SE_OK when the loader reached its weight
  * allocation (the first network asked for passed its checks), else the loader's failure. */
 static se_status check_networks(const se_model_desc *d, unsigned which) {
@@ -104,7 +106,7 @@ static se_status check_networks(const se_model_desc *d, unsigned which) {
     se_unet *u = NULL;
     se_clip *t1 = NULL, *t2 = NULL;
     se_vae *v = NULL;
-    se_status st = se_sf_load_desc(d, &be, (which & 1) ? &u : NULL, (which & 2) ? &t1 : NULL,
+    se_status st = se_sf_check_desc(d, &be, (which & 1) ? &u : NULL, (which & 2) ? &t1 : NULL,
                                    (which & 4) ? &t2 : NULL, (which & 8) ? &v : NULL);
     /* nothing can be returned: every load stops at the refused allocation */
     se_unet_destroy(&u);
