@@ -49,6 +49,7 @@ struct http_server {
   http_conn *polled[HTTP_MAX_CONNS];
   size_t npolled;
   uint64_t now_ms;
+  uint64_t accept_pause_until;  /* monotonic: listener not polled (out of descriptors) */
   http_stats stats;
   char bound[80];
 };
@@ -214,7 +215,9 @@ size_t http_open_conns(const http_server *s) { return s->nconns; }
 
 size_t http_poll_items(http_server *s, zmq_pollitem_t *items) {
   size_t n = 0;
-  items[n++] = (zmq_pollitem_t){NULL, s->lfd, ZMQ_POLLIN, 0};
+  /* out of file descriptors, a pending connection would wake every poll: leave it a while */
+  short ev = s->now_ms < s->accept_pause_until ? 0 : ZMQ_POLLIN;
+  items[n++] = (zmq_pollitem_t){NULL, s->lfd, ev, 0};
   s->npolled = 0;
   for (size_t i = 0; i < s->nconns; i++) {
     http_conn *c = s->conns[i];
@@ -350,7 +353,11 @@ static int conn_linger(http_conn *c) {
 static void accept_new(http_server *s) {
   for (int k = 0; k < ACCEPTS_PER_SERVICE; k++) {
     int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return; /* EAGAIN, or a transient error (EMFILE...): try next iteration */
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+        s->accept_pause_until = s->now_ms + 100;
+      return; /* EAGAIN, or an error that the next accept may not have */
+    }
     http_conn *c = s->nconns < HTTP_MAX_CONNS ? calloc(1, sizeof *c) : NULL;
     if (!c) {
       s->stats.refused++;
