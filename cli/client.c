@@ -9,6 +9,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "sf_curve.h"
 #include "sf_proto.h"
 #include "sf_status.h"
 #include "sf_time.h"
@@ -16,13 +17,16 @@
 struct sc_client {
     void *ctx;            /* ZeroMQ context */
     void *sock;           /* DEALER connected to the coordinator */
+    void *mon;            /* PAIR receiving sock's handshake failures (sf_curve_monitor_open) */
+    int curve;            /* 1 when the connection uses CURVE */
     char endpoint[512];   /* where it points */
     int timeout_ms;       /* default wait for a reply */
     uint64_t next_id;     /* last request id used */
     uint64_t dropped;     /* frames skipped: undecodable, wrong version, unexpected */
 };
 
-sc_client *sc_client_new(const char *endpoint, int timeout_ms, char *err, size_t errlen) {
+sc_client *sc_client_new(const char *endpoint, int timeout_ms, const char *curve_server_key,
+                         const char *curve_key, char *err, size_t errlen) {
     sc_client *c = calloc(1, sizeof *c);
     if (!c) {
         snprintf(err, errlen, "out of memory");
@@ -43,6 +47,12 @@ sc_client *sc_client_new(const char *endpoint, int timeout_ms, char *err, size_t
     zmq_setsockopt(c->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(c->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(c->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    if (sf_curve_client_setup(c->sock, curve_server_key, curve_key, NULL, err, errlen) != SF_OK) {
+        sc_client_destroy(&c);
+        return NULL;
+    }
+    c->curve = curve_server_key && *curve_server_key;
+    c->mon = sf_curve_monitor_open(c->ctx, c->sock); /* NULL: failures show as timeouts only */
     if (zmq_connect(c->sock, endpoint) != 0) {
         snprintf(err, errlen, "bad coordinator endpoint \"%s\": %s", endpoint, zmq_strerror(errno));
         sc_client_destroy(&c);
@@ -61,6 +71,8 @@ void sc_client_destroy(sc_client **cp) {
     sc_client *c = *cp;
     if (c->sock)
         zmq_close(c->sock);
+    if (c->mon)
+        zmq_close(c->mon);
     if (c->ctx)
         zmq_ctx_term(c->ctx);
     free(c);
@@ -103,13 +115,22 @@ Strike__Envelope *sc_recv(sc_client *c, int timeout_ms, int *status, char *err, 
     for (;;) {
         uint64_t now = sf_now_ms();
         long left = now >= deadline ? 0 : (long)(deadline - now);
-        zmq_pollitem_t pi = {c->sock, 0, ZMQ_POLLIN, 0};
-        int rc = zmq_poll(&pi, 1, left);
+        zmq_pollitem_t pi[2] = {{c->sock, 0, ZMQ_POLLIN, 0}, {c->mon, 0, ZMQ_POLLIN, 0}};
+        int rc = zmq_poll(pi, c->mon ? 2 : 1, left);
         if (rc < 0 && errno == EINTR) {
             *status = SF_ERR_SHUTDOWN;
             snprintf(err, errlen, "interrupted");
             return NULL;
         }
+        char why[400];
+        if (c->mon && (rc == 0 || (pi[1].revents & ZMQ_POLLIN)) &&
+            sf_curve_monitor_check(c->mon, c->curve, why, sizeof why) != SF_OK) {
+            *status = SF_ERR_AUTH;
+            snprintf(err, errlen, "cannot talk to the coordinator at %s: %s", c->endpoint, why);
+            return NULL;
+        }
+        if (rc > 0 && !(pi[0].revents & ZMQ_POLLIN))
+            continue; /* a monitor event that was no failure */
         if (rc <= 0) {
             *status = SF_ERR_TIMEOUT;
             snprintf(err, errlen, "no answer from the coordinator at %s within %d ms (is strike-coordinator running? "

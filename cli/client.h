@@ -13,8 +13,13 @@
 
 typedef struct sc_client sc_client;
 
-/* Connect a DEALER to endpoint. timeout_ms bounds every wait for a reply. NULL + err on failure. */
-sc_client *sc_client_new(const char *endpoint, int timeout_ms, char *err, size_t errlen);
+/* Connect a DEALER to endpoint. timeout_ms bounds every wait for a reply. With curve_server_key
+ * (the coordinator's public key file) and curve_key (this client's key pair file) set, the
+ * connection uses CURVE (both or neither; NULL/"" = plaintext). A handshake that fails (key not
+ * on the coordinator's allow-list, CURVE on one side only, wrong server key) makes the next
+ * receive fail with SF_ERR_AUTH and a message saying which. NULL + err on failure. */
+sc_client *sc_client_new(const char *endpoint, int timeout_ms, const char *curve_server_key,
+                         const char *curve_key, char *err, size_t errlen);
 void sc_client_destroy(sc_client **c);
 const char *sc_client_endpoint(const sc_client *c);
 int sc_client_timeout(const sc_client *c);

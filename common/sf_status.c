@@ -31,6 +31,7 @@ const char *sf_strerror(sf_status s) {
   case SF_ERR_SHUTDOWN: return "shutting down";
   case SF_ERR_INTERNAL: return "internal error";
   case SF_ERR_LIMIT: return "limit reached";
+  case SF_ERR_AUTH: return "refused by CURVE security";
   }
   return "unknown status";
 }
@@ -65,6 +66,7 @@ const char *sf_status_name(sf_status s) {
   case SF_ERR_SHUTDOWN: return "shutdown";
   case SF_ERR_INTERNAL: return "internal";
   case SF_ERR_LIMIT: return "limit";
+  case SF_ERR_AUTH: return "auth";
   }
   return "unknown";
 }

@@ -35,9 +35,11 @@ typedef enum sf_status {
   SF_ERR_SHUTDOWN = 25,         /* peer is shutting down or draining */
   SF_ERR_INTERNAL = 26,         /* a bug: an invariant did not hold */
   SF_ERR_LIMIT = 27,            /* a configured limit was reached (too many chunks, watchers...) */
+  SF_ERR_AUTH = 28,             /* CURVE security: key refused by the peer's allow-list, or the
+                                   handshake failed (mechanism mismatch, wrong server key) */
 } sf_status;
 
-#define SF_STATUS_COUNT 28
+#define SF_STATUS_COUNT 29
 
 /* Short English description of a status (never NULL; "unknown status" for out-of-range values
  * received from the network). */

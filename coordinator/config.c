@@ -51,6 +51,13 @@ const sf_cfg_entry coord_config_table[] = {
      "models, steps 0 become the model's default_steps, other steps must be listed (empty: no "
      "check; steps 0 go to the worker)"},
     {"log-level", SF_CFG_STRING, F(log_level), "info", "error, warn, info or debug"},
+    {"curve-secret-key", SF_CFG_STRING, F(curve_secret_key), "",
+     "CURVE key pair file of the coordinator (strike keygen; mode 0600): encrypts both sockets "
+     "(empty: plaintext)"},
+    {"curve-allow-workers", SF_CFG_STRING, F(curve_allow_workers), "",
+     "file of worker public keys allowed to connect, one per line (empty: any CURVE key)"},
+    {"curve-allow-clients", SF_CFG_STRING, F(curve_allow_clients), "",
+     "file of client public keys allowed to connect, one per line (empty: any CURVE key)"},
     {"metrics-listen", SF_CFG_STRING, F(metrics_listen), "",
      "HOST:PORT of the HTTP server for /metrics (Prometheus) and the dashboard (empty: off); "
      "e.g. 127.0.0.1:7702; port 0 picks a free port (logged)"},

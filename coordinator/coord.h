@@ -21,6 +21,7 @@
  *   handlers.c    decode-level dispatch of worker and client messages
  *   watch.c       progress events for watching clients
  *   loop.c        sockets, zmq_poll loop, timers
+ *   zap.c         CURVE security: key pair, allow-lists, the ZAP handler
  *   http.c        tiny HTTP/1.1 server on the loop (metrics-listen); metrics.c renders its pages
  *   main.c        flags, signals */
 #ifndef STRIKE_COORD_H
@@ -59,6 +60,9 @@ typedef struct coord_config {
   char *default_output_root;    /* output root of submissions that name none */
   char *models;                 /* models config (JSON, as the workers'); "" = none (models.c) */
   char *log_level;              /* error, warn, info, debug */
+  char *curve_secret_key;       /* CURVE key pair file ("" = plaintext; zap.c) */
+  char *curve_allow_workers;    /* allowed worker public keys ("" = any CURVE key) */
+  char *curve_allow_clients;    /* allowed client public keys ("" = any CURVE key) */
   char *metrics_listen;         /* HOST:PORT of the /metrics HTTP server ("" = off; http.c) */
 } coord_config;
 
@@ -237,6 +241,8 @@ typedef struct coord_stats {
   uint64_t redis_failures;
   uint64_t txn_count;
   uint64_t bad_requests;        /* well-formed frames with invalid content */
+  uint64_t curve_refused_workers; /* CURVE handshakes refused on the worker socket (zap.c) */
+  uint64_t curve_refused_clients; /* ... on the client socket */
 } coord_stats;
 
 /* Delivery hook: how outbox messages leave (zmq by default; tests capture them). */
@@ -288,6 +294,9 @@ typedef struct coord {
   sf_ratelimit rl;              /* rate limit for bad-request log lines */
   /* sockets */
   void *zctx, *wsock, *csock;
+  void *zap;                    /* ZAP handler (REP), NULL without CURVE (zap.c) */
+  struct sf_curve_allow *allow_workers, *allow_clients; /* NULL: any CURVE key */
+  sf_ratelimit zap_rl;          /* rate limit for refused-peer log lines */
   coord_deliver_fn deliver;
   /* metrics (metrics.c) and their HTTP server (http.c; NULL when metrics-listen is off) */
   struct coord_mstats *mstats;
@@ -330,6 +339,17 @@ uint64_t coord_now(coord *c);
 /* Tests: from now on time only moves when the caller changes c->now_ms; existing deadlines and
  * heartbeat times are shifted to the new clock. */
 void coord_use_manual_clock(coord *c, uint64_t now_ms);
+
+/* ---- zap.c ---- */
+/* Before the ROUTERs bind: with curve-secret-key set, read the key pair (secret into sec, which
+ * the caller wipes), load the allow-lists and bind the ZAP handler. sec[0] = '\0' means
+ * plaintext. SF_OK, or SF_ERR_CONFIG with err naming the setting, file and line. */
+sf_status zap_start(coord *c, char sec[41], char *err, size_t errlen);
+void zap_stop(coord *c);
+/* Answer waiting ZAP requests (the loop polls c->zap). */
+void zap_serve(coord *c);
+/* Per iteration: flush the refusal log limiter, reload the allow-lists after SIGHUP. */
+void zap_tick(coord *c);
 
 /* ---- handlers.c ---- */
 void coord_on_worker(coord *c, const sf_peer *peer, Strike__Envelope *env);

@@ -11,6 +11,7 @@
 
 #include "coord.h"
 #include "metrics.h"
+#include "sf_curve.h"
 #include "sf_time.h"
 
 #define BATCH 512 /* messages per socket per iteration */
@@ -114,6 +115,7 @@ void coord_destroy(coord **pc) {
   metrics_free(c);
   if (c->wsock) zmq_close(c->wsock);
   if (c->csock) zmq_close(c->csock);
+  zap_stop(c);
   if (c->zctx) zmq_ctx_term(c->zctx);
   free(c->subs);
   free(c->leases);
@@ -127,11 +129,14 @@ void coord_destroy(coord **pc) {
   *pc = NULL;
 }
 
-static void *router(coord *c, const char *endpoint, const char *what) {
+/* A bound ROUTER; a CURVE server in ZAP domain `domain` when sec (secret key, Z85) is not "". */
+static void *router(coord *c, const char *endpoint, const char *what, const char *sec,
+                    const char *domain) {
   void *s = zmq_socket(c->zctx, ZMQ_ROUTER);
   int one = 1;
   if (!s || sf_socket_limits(s, c->cfg.max_frame_bytes, (int)c->cfg.hwm, (int)c->cfg.hwm) ||
-      zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &one, sizeof one) || zmq_bind(s, endpoint)) {
+      zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &one, sizeof one) ||
+      (*sec && sf_curve_server_setup(s, sec, domain)) || zmq_bind(s, endpoint)) {
     SF_ERROR("cannot bind the %s socket to %s: %s", what, endpoint, zmq_strerror(errno));
     if (s) zmq_close(s);
     return NULL;
@@ -143,8 +148,14 @@ static void *router(coord *c, const char *endpoint, const char *what) {
 sf_status coord_bind(coord *c) {
   if (!c->zctx) c->zctx = zmq_ctx_new();
   if (!c->zctx) return SF_ERR_IO;
-  c->wsock = router(c, c->cfg.worker_endpoint, "workers");
-  c->csock = router(c, c->cfg.client_endpoint, "clients");
+  char sec[41], err[512];
+  if (zap_start(c, sec, err, sizeof err) != SF_OK) { /* CURVE: before any peer can connect */
+    SF_ERROR("%s", err);
+    return SF_ERR_CONFIG;
+  }
+  c->wsock = router(c, c->cfg.worker_endpoint, "workers", sec, SF_ZAP_DOMAIN_WORKERS);
+  c->csock = router(c, c->cfg.client_endpoint, "clients", sec, SF_ZAP_DOMAIN_CLIENTS);
+  sf_curve_wipe(sec, sizeof sec);
   if (!c->wsock || !c->csock) return SF_ERR_IO;
   return metrics_listen(c);
 }
@@ -181,6 +192,7 @@ void coord_tick(coord *c) {
   sf_log_rl_flush(&c->wstats.rl_oversized, SF_LOG_WARN, "oversized frames on the worker socket");
   sf_log_rl_flush(&c->cstats.rl_oversized, SF_LOG_WARN, "oversized frames on the client socket");
   sf_log_rl_flush(&c->rl, SF_LOG_WARN, "bad requests and stale results");
+  zap_tick(c);
 }
 
 /* Read and handle up to BATCH messages from one socket. Returns messages read. */
@@ -201,9 +213,10 @@ static int drain(coord *c, void *sock, int worker_side) {
 }
 
 int coord_poll_once(coord *c, int timeout_ms) {
-  zmq_pollitem_t items[2 + HTTP_POLL_ITEMS] = {{c->wsock, 0, ZMQ_POLLIN, 0},
-                                               {c->csock, 0, ZMQ_POLLIN, 0}};
-  int nz = 2;
+  zmq_pollitem_t items[3 + HTTP_POLL_ITEMS] = {{c->wsock, 0, ZMQ_POLLIN, 0},
+                                               {c->csock, 0, ZMQ_POLLIN, 0},
+                                               {c->zap, 0, ZMQ_POLLIN, 0}};
+  int nz = c->zap ? 3 : 2;
   size_t nhttp = c->http ? http_poll_items(c->http, items + nz) : 0; /* metrics-listen */
   int rc = zmq_poll(items, nz + (int)nhttp, timeout_ms);
   if (rc < 0 && errno != EINTR) {
@@ -214,6 +227,7 @@ int coord_poll_once(coord *c, int timeout_ms) {
   if (rc > 0) {
     if (items[0].revents & ZMQ_POLLIN) busy |= drain(c, c->wsock, 1) == BATCH;
     if (items[1].revents & ZMQ_POLLIN) busy |= drain(c, c->csock, 0) == BATCH;
+    if (c->zap && (items[2].revents & ZMQ_POLLIN)) zap_serve(c); /* CURVE handshakes (zap.c) */
   }
   if (c->http) http_service(c->http, items + nz, rc > 0 ? nhttp : 0, sf_now_ms());
   coord_tick(c);

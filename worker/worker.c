@@ -25,6 +25,7 @@
 #include <zmq.h>
 
 #include "output.h"
+#include "sf_curve.h"
 #include "sf_log.h"
 #include "sf_proto.h"
 #include "sf_status.h"
@@ -87,6 +88,8 @@ typedef struct sw_worker {
     sw_engine *engine;
     sw_output *out;
     void *ctx, *sock;         /* ZeroMQ context and DEALER */
+    void *mon;                /* PAIR receiving sock's handshake failures (CURVE refusals) */
+    char curve_pub[41];       /* this worker's CURVE public key ("" = plaintext) */
     char **endpoints;         /* coordinator worker endpoints */
     size_t n_endpoints, cur;  /* list and the one in use */
     char id[160];             /* worker id */
@@ -833,19 +836,34 @@ static void pump(sw_worker *w, long timeout_ms) {
 
 /* ---- connection ----------------------------------------------------------------------------- */
 
+/* A new DEALER (CURVE client when curve-server-key/curve-key are set: the key files are read
+ * again for every socket and the secret wiped) replaces the old one and connects to the current
+ * endpoint. If the new socket cannot be made (e.g. a key file became unreadable) the old one
+ * stays and -1 is returned. */
 static int open_socket(sw_worker *w) {
-    if (w->sock)
-        zmq_close(w->sock);
-    w->sock = zmq_socket(w->ctx, ZMQ_DEALER);
-    if (!w->sock)
+    void *s = zmq_socket(w->ctx, ZMQ_DEALER);
+    if (!s)
         return -1;
     int linger = 0, hwm = 10000, sndtimeo = 2000;
     int64_t maxmsg = sf_transport_limit(SF_DEFAULT_MAX_FRAME); /* bigger frames counted, see pump() */
-    zmq_setsockopt(w->sock, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(w->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(w->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(w->sock, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo);
-    zmq_setsockopt(w->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(s, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo);
+    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    char err[512];
+    if (sf_curve_client_setup(s, w->cfg->curve_server_key, w->cfg->curve_key, w->curve_pub, err, sizeof err) !=
+        SF_OK) {
+        SF_ERROR("%s", err);
+        zmq_close(s);
+        return -1;
+    }
+    if (w->mon)
+        zmq_close(w->mon);
+    if (w->sock)
+        zmq_close(w->sock);
+    w->sock = s;
+    w->mon = sf_curve_monitor_open(w->ctx, s); /* before connecting: sees every handshake */
     if (zmq_connect(w->sock, w->endpoints[w->cur]) != 0) {
         SF_ERROR("cannot connect to %s: %s", w->endpoints[w->cur], zmq_strerror(errno));
         return -1;
@@ -858,8 +876,13 @@ static int open_socket(sw_worker *w) {
 
 /* Connection lost or never made: wait the backoff (unless stopping), try the next endpoint. */
 static void reconnect(sw_worker *w, volatile sig_atomic_t *stop) {
-    SF_WARN("no answer from the coordinator at %s: reconnecting in %" PRIu64 " ms", w->endpoints[w->cur],
-            w->backoff_ms);
+    char why[400];
+    if (sf_curve_monitor_check(w->mon, w->curve_pub[0] != '\0', why, sizeof why) != SF_OK)
+        SF_ERROR("the coordinator at %s refused this worker (CURVE public key %s): %s; retrying in %" PRIu64 " ms",
+                 w->endpoints[w->cur], w->curve_pub[0] ? w->curve_pub : "none, plaintext", why, w->backoff_ms);
+    else
+        SF_WARN("no answer from the coordinator at %s: reconnecting in %" PRIu64 " ms", w->endpoints[w->cur],
+                w->backoff_ms);
     uint64_t until = sf_now_ms() + w->backoff_ms;
     while (!*stop && sf_now_ms() < until) {
         struct timespec ts = {0, 20 * 1000000L};
@@ -1044,6 +1067,8 @@ done:
     }
     free(w.q);
     retained_free(&w);
+    if (w.mon)
+        zmq_close(w.mon);
     if (w.sock)
         zmq_close(w.sock);
     if (w.ctx)

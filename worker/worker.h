@@ -33,6 +33,8 @@ typedef struct sw_config {
     long long exit_after_idle_ms; /* tests: exit when idle this long (0 = never) */
     long long test_drop_shards;   /* TESTS ONLY: drop the first N shards received (lost in flight) */
     long long gpu;                /* CUDA device ordinal for --engine cuda; -1 = not given (device 0) */
+    char *curve_server_key;       /* coordinator's CURVE public key file ("" = plaintext) */
+    char *curve_key;              /* this worker's CURVE key pair file (strike keygen) */
 } sw_config;
 
 /* Run until *stop (SIGINT/SIGTERM: drain and leave). Returns a process exit code. */
