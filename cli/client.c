@@ -19,6 +19,7 @@ struct sc_client {
     void *sock;           /* DEALER connected to the coordinator */
     void *mon;            /* PAIR receiving sock's handshake failures (sf_curve_monitor_open) */
     int curve;            /* 1 when the connection uses CURVE */
+    int vague;            /* handshake failures without detail in a row (sf_curve_monitor_check) */
     char endpoint[512];   /* where it points */
     int timeout_ms;       /* default wait for a reply */
     uint64_t next_id;     /* last request id used */
@@ -124,7 +125,7 @@ Strike__Envelope *sc_recv(sc_client *c, int timeout_ms, int *status, char *err, 
         }
         char why[400];
         if (c->mon && (rc == 0 || (pi[1].revents & ZMQ_POLLIN)) &&
-            sf_curve_monitor_check(c->mon, c->curve, why, sizeof why) != SF_OK) {
+            sf_curve_monitor_check(c->mon, c->curve, &c->vague, why, sizeof why) != SF_OK) {
             *status = SF_ERR_AUTH;
             snprintf(err, errlen, "cannot talk to the coordinator at %s: %s", c->endpoint, why);
             return NULL;

@@ -329,7 +329,7 @@ void *sf_curve_monitor_open(void *ctx, void *sock) {
   snprintf(ep, sizeof ep, "inproc://strike-curve-monitor-%p-%lu", sock,
            __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
   int events = ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
+               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_SUCCEEDED;
   if (zmq_socket_monitor(sock, ep, events) != 0) return NULL;
   void *mon = zmq_socket(ctx, ZMQ_PAIR);
   int linger = 0;
@@ -342,7 +342,7 @@ void *sf_curve_monitor_open(void *ctx, void *sock) {
   return mon;
 }
 
-sf_status sf_curve_monitor_check(void *mon, int curve_on, char *err, size_t errlen) {
+sf_status sf_curve_monitor_check(void *mon, int curve_on, int *vague, char *err, size_t errlen) {
   if (!mon) return SF_OK;
   sf_status st = SF_OK;
   for (int i = 0; i < 64; i++) {
@@ -367,6 +367,14 @@ sf_status sf_curve_monitor_check(void *mon, int curve_on, char *err, size_t errl
       zmq_msg_close(&m);
     }
     if (st != SF_OK) continue; /* keep the first failure's message; drain the rest */
+    int definite = ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
+                   (ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
+                    val == (uint32_t)ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH);
+    if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+      *vague = 0;
+      continue;
+    }
+    if (!definite && ++*vague < SF_CURVE_VAGUE_FAILURES) continue;
     if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
       snprintf(err, errlen, "the coordinator refused this side's CURVE key (ZAP status %u): its "
                             "public key is not on the coordinator's allow-list", (unsigned)val);

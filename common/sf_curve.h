@@ -88,8 +88,12 @@ void *sf_curve_monitor_open(void *ctx, void *sock);
 /* Read the pending monitor events without waiting. Returns SF_OK if none was a handshake
  * failure, else SF_ERR_AUTH with err describing it ("refused this side's CURVE key", "security
  * mismatch: ..."). curve_on says whether this side uses CURVE: a plaintext side whose handshake
- * fails in any way is told the coordinator requires CURVE (ZeroMQ reports that as a mechanism
- * mismatch or, when the peer closes first, without detail). mon may be NULL (SF_OK). */
-sf_status sf_curve_monitor_check(void *mon, int curve_on, char *err, size_t errlen);
+ * fails is told the coordinator requires CURVE (ZeroMQ reports that as a mechanism mismatch or,
+ * when the peer closes first, without detail). A refusal (ZAP) and a mechanism mismatch count at
+ * once; failures without detail (also seen when a coordinator stops mid-handshake) only after
+ * SF_CURVE_VAGUE_FAILURES in a row, counted in *vague (zero it with the socket; a successful
+ * handshake resets it). mon may be NULL (SF_OK). */
+#define SF_CURVE_VAGUE_FAILURES 3
+sf_status sf_curve_monitor_check(void *mon, int curve_on, int *vague, char *err, size_t errlen);
 
 #endif

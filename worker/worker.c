@@ -89,6 +89,7 @@ typedef struct sw_worker {
     sw_output *out;
     void *ctx, *sock;         /* ZeroMQ context and DEALER */
     void *mon;                /* PAIR receiving sock's handshake failures (CURVE refusals) */
+    int mon_vague;            /* handshake failures without detail in a row on this socket */
     char curve_pub[41];       /* this worker's CURVE public key ("" = plaintext) */
     char **endpoints;         /* coordinator worker endpoints */
     size_t n_endpoints, cur;  /* list and the one in use */
@@ -864,6 +865,7 @@ static int open_socket(sw_worker *w) {
         zmq_close(w->sock);
     w->sock = s;
     w->mon = sf_curve_monitor_open(w->ctx, s); /* before connecting: sees every handshake */
+    w->mon_vague = 0;
     if (zmq_connect(w->sock, w->endpoints[w->cur]) != 0) {
         SF_ERROR("cannot connect to %s: %s", w->endpoints[w->cur], zmq_strerror(errno));
         return -1;
@@ -877,7 +879,7 @@ static int open_socket(sw_worker *w) {
 /* Connection lost or never made: wait the backoff (unless stopping), try the next endpoint. */
 static void reconnect(sw_worker *w, volatile sig_atomic_t *stop) {
     char why[400];
-    if (sf_curve_monitor_check(w->mon, w->curve_pub[0] != '\0', why, sizeof why) != SF_OK)
+    if (sf_curve_monitor_check(w->mon, w->curve_pub[0] != '\0', &w->mon_vague, why, sizeof why) != SF_OK)
         SF_ERROR("the coordinator at %s refused this worker (CURVE public key %s): %s; retrying in %" PRIu64 " ms",
                  w->endpoints[w->cur], w->curve_pub[0] ? w->curve_pub : "none, plaintext", why, w->backoff_ms);
     else

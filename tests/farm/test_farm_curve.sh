@@ -7,7 +7,8 @@
 #   - a worker whose key is not listed gets no jobs, its log says the coordinator refused it, the
 #     coordinator logs and counts the refusal; after the key is added and SIGHUP, it joins;
 #   - a plaintext worker gets no jobs and logs that the coordinator requires CURVE;
-#   - a CLI with an unlisted key, and a plaintext CLI, fail with a clear message (exit 5);
+#   - a CLI with an unlisted key, a plaintext CLI and a CLI with the wrong server key fail with a
+#     clear message (exit 5);
 #   - a CLI with only one of the two key files set is a settings error.
 set -uo pipefail
 . "$(dirname "$0")/harness.sh"
@@ -104,6 +105,11 @@ rc=$?
 grep -q "security mismatch" "$H_DIR/plain.err" || h_fail "plaintext CLI message: $(cat "$H_DIR/plain.err")"
 env -u STRIKE_CURVE_KEY "$H_CLI" workers --coordinator "$H_CEP" --curve-key "$K/cl.key" >/dev/null ||
   h_fail "--curve-key as a flag did not work"
+STRIKE_CURVE_SERVER_KEY=$K/w1.pub "$H_CLI" workers --coordinator "$H_CEP" --timeout-ms 20000 >/dev/null 2>"$H_DIR/wrongsrv.err"
+rc=$?
+[ $rc -eq 5 ] || h_fail "CLI with a wrong curve-server-key exited $rc, expected 5"
+grep -q "is curve-server-key the coordinator's public key" "$H_DIR/wrongsrv.err" ||
+  h_fail "wrong server key message: $(cat "$H_DIR/wrongsrv.err")"
 env -u STRIKE_CURVE_KEY "$H_CLI" workers --coordinator "$H_CEP" >/dev/null 2>"$H_DIR/half.err"
 rc=$?
 [ $rc -ne 0 ] || h_fail "CLI with curve-server-key but no curve-key exited 0"
