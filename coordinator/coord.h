@@ -243,6 +243,9 @@ typedef struct coord_stats {
   uint64_t bad_requests;        /* well-formed frames with invalid content */
   uint64_t curve_refused_workers; /* CURVE handshakes refused on the worker socket (zap.c) */
   uint64_t curve_refused_clients; /* ... on the client socket */
+  uint64_t curve_failed_workers;  /* other failed handshakes on the worker socket (plaintext peer,
+                                     wrong server key...; zap.c's socket monitors) */
+  uint64_t curve_failed_clients;  /* ... on the client socket */
 } coord_stats;
 
 /* Delivery hook: how outbox messages leave (zmq by default; tests capture them). */
@@ -297,6 +300,8 @@ typedef struct coord {
   void *zap;                    /* ZAP handler (REP), NULL without CURVE (zap.c) */
   struct sf_curve_allow *allow_workers, *allow_clients; /* NULL: any CURVE key */
   sf_ratelimit zap_rl;          /* rate limit for refused-peer log lines */
+  void *zap_mon[2];             /* monitors of the worker / client ROUTER's failed handshakes */
+  int zap_mon_tried;            /* the monitors were set up (zap_tick, once) */
   coord_deliver_fn deliver;
   /* metrics (metrics.c) and their HTTP server (http.c; NULL when metrics-listen is off) */
   struct coord_mstats *mstats;

@@ -8,8 +8,10 @@
  * never blocks. It accepts a key listed in the allow-list of the socket's domain (any key when that
  * side has no list), refuses the others (ZAP status 400: the peer's handshake fails with
  * ZMQ_EVENT_HANDSHAKE_FAILED_AUTH), logs refusals rate-limited and counts them in
- * coord.stats.curve_refused_workers / curve_refused_clients. SIGHUP reloads the allow-lists (a bad
- * file keeps the lists in use and logs why). */
+ * coord.stats.curve_refused_workers / curve_refused_clients. Handshakes that fail before ZAP (a
+ * plaintext peer, a peer with the wrong server key) are seen by a monitor on each ROUTER, read
+ * every iteration: logged rate-limited and counted in curve_failed_workers / _clients. SIGHUP
+ * reloads the allow-lists (a bad file keeps the lists in use and logs why). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -106,6 +108,10 @@ fail:
 }
 
 void zap_stop(coord *c) {
+  for (int i = 0; i < 2; i++) {
+    if (c->zap_mon[i]) zmq_close(c->zap_mon[i]);
+    c->zap_mon[i] = NULL;
+  }
   if (c->zap) zmq_close(c->zap);
   c->zap = NULL;
   sf_curve_allow_free(&c->allow_workers);
@@ -184,8 +190,69 @@ void zap_serve(coord *c) {
     if (zap_one(c) < 0) break;
 }
 
+/* Monitor the ROUTERs' handshake failures that never reach ZAP (once both sockets exist). */
+static void monitors_start(coord *c) {
+  c->zap_mon_tried = 1;
+  void *socks[2] = {c->wsock, c->csock};
+  for (int i = 0; i < 2; i++) {
+    char ep[96];
+    snprintf(ep, sizeof ep, "inproc://strike-zap-monitor-%d-%p", i, (void *)c);
+    if (zmq_socket_monitor(socks[i], ep, ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                             ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0)
+      continue;
+    void *m = zmq_socket(c->zctx, ZMQ_PAIR);
+    int linger = 0;
+    if (m) zmq_setsockopt(m, ZMQ_LINGER, &linger, sizeof linger);
+    if (m && zmq_connect(m, ep) != 0) {
+      zmq_close(m);
+      m = NULL;
+    }
+    c->zap_mon[i] = m;
+  }
+}
+
+/* Count and log (rate-limited) the failed handshakes the monitors report. */
+static void monitors_read(coord *c) {
+  for (int i = 0; i < 2; i++) {
+    for (int k = 0; c->zap_mon[i] && k < ZAP_BATCH; k++) {
+      zmq_msg_t m;
+      zmq_msg_init(&m);
+      if (zmq_msg_recv(&m, c->zap_mon[i], ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&m);
+        break;
+      }
+      uint16_t ev = 0;
+      uint32_t val = 0;
+      if (zmq_msg_size(&m) >= 6) {
+        memcpy(&ev, zmq_msg_data(&m), 2);
+        memcpy(&val, (const char *)zmq_msg_data(&m) + 2, 4);
+      }
+      int more = zmq_msg_more(&m);
+      zmq_msg_close(&m);
+      while (more) { /* the endpoint frame */
+        zmq_msg_init(&m);
+        more = zmq_msg_recv(&m, c->zap_mon[i], 0) >= 0 && zmq_msg_more(&m);
+        zmq_msg_close(&m);
+      }
+      if (i == 0) c->stats.curve_failed_workers++;
+      else c->stats.curve_failed_clients++;
+      int mismatch = ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
+                     val == (uint32_t)ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH;
+      sf_log_rl(&c->zap_rl, SF_LOG_WARN, "failed handshake on the %s socket: %s (event 0x%x, detail 0x%x)",
+                i == 0 ? "worker" : "client",
+                mismatch ? "a plaintext peer (it has no curve-server-key / curve-key)"
+                : ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+                    ? "the peer closed the connection during the handshake"
+                    : "not a valid CURVE handshake (wrong curve-server-key?)",
+                (unsigned)ev, (unsigned)val);
+    }
+  }
+}
+
 void zap_tick(coord *c) {
   if (!c->zap) return;
+  if (!c->zap_mon_tried && c->wsock && c->csock) monitors_start(c);
+  monitors_read(c);
   sf_log_rl_flush(&c->zap_rl, SF_LOG_WARN, "refused CURVE peers");
   if (!g_reload) return;
   g_reload = 0;

@@ -92,6 +92,8 @@ kill -0 "${H_WORKER_PID[wbad]}" 2>/dev/null || h_fail "the refused worker exited
 h_until "the plaintext worker logs the mismatch" grep -qF -- "requires CURVE encryption and this side is plaintext" \
   "$H_DIR/logs/worker-wplain.log"
 [ -e "$H_OUT/$id/manifest-wplain.jsonl" ] && h_fail "the plaintext worker wrote a manifest"
+h_until "the coordinator logs the plaintext worker" grep -qF -- "failed handshake on the worker socket: a plaintext peer" \
+  "$H_DIR/logs/coordinator.log"
 
 # ---- CLIs: an unlisted key, plaintext, half the settings
 STRIKE_CURVE_KEY=$K/clbad.key "$H_CLI" workers --coordinator "$H_CEP" --timeout-ms 20000 >/dev/null 2>"$H_DIR/clbad.err"
@@ -103,6 +105,8 @@ env -u STRIKE_CURVE_KEY -u STRIKE_CURVE_SERVER_KEY "$H_CLI" workers --coordinato
 rc=$?
 [ $rc -eq 5 ] || h_fail "plaintext CLI exited $rc, expected 5"
 grep -q "security mismatch" "$H_DIR/plain.err" || h_fail "plaintext CLI message: $(cat "$H_DIR/plain.err")"
+h_until "the coordinator logs the plaintext client" grep -qF -- "failed handshake on the client socket" \
+  "$H_DIR/logs/coordinator.log"
 env -u STRIKE_CURVE_KEY "$H_CLI" workers --coordinator "$H_CEP" --curve-key "$K/cl.key" >/dev/null ||
   h_fail "--curve-key as a flag did not work"
 STRIKE_CURVE_SERVER_KEY=$K/w1.pub "$H_CLI" workers --coordinator "$H_CEP" --timeout-ms 20000 >/dev/null 2>"$H_DIR/wrongsrv.err"
