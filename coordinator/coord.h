@@ -301,6 +301,7 @@ typedef struct coord {
   struct sf_curve_allow *allow_workers, *allow_clients; /* NULL: any CURVE key */
   sf_ratelimit zap_rl;          /* rate limit for refused-peer log lines */
   void *zap_mon[2];             /* monitors of the worker / client ROUTER's failed handshakes */
+  sf_ratelimit zap_fail_rl[2];  /* rate limits of their log lines, per socket */
   int zap_mon_tried;            /* the monitors were set up (zap_tick, once) */
   coord_deliver_fn deliver;
   /* metrics (metrics.c) and their HTTP server (http.c; NULL when metrics-listen is off) */

@@ -53,6 +53,13 @@ static sf_status load_lists(coord *c, sf_curve_allow **w, sf_curve_allow **cl, c
 
 sf_status zap_start(coord *c, char sec[41], char *err, size_t errlen) {
   sec[0] = '\0';
+  /* SIGHUP reloads the allow-lists; without them it is logged and ignored (never a stop without
+   * the last commit, which is what its default action would be): `systemctl reload` is safe. */
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sighup;
+  sa.sa_flags = SA_RESTART; /* blocking Redis reads go on; zmq_poll returns EINTR and the loop ticks */
+  sigaction(SIGHUP, &sa, NULL);
   const char *kf = c->cfg.curve_secret_key;
   int lists = (c->cfg.curve_allow_workers && *c->cfg.curve_allow_workers) ||
               (c->cfg.curve_allow_clients && *c->cfg.curve_allow_clients);
@@ -84,6 +91,10 @@ sf_status zap_start(coord *c, char sec[41], char *err, size_t errlen) {
   }
   c->zap_rl.burst = 10;
   c->zap_rl.period_ms = 10000;
+  for (int i = 0; i < 2; i++) {
+    c->zap_fail_rl[i].burst = 10;
+    c->zap_fail_rl[i].period_ms = 10000;
+  }
   SF_INFO("CURVE security on: coordinator public key %s", pub);
   if (c->allow_workers)
     SF_INFO("workers: %zu allowed keys (%s)", c->allow_workers->n, c->allow_workers->path);
@@ -93,12 +104,6 @@ sf_status zap_start(coord *c, char sec[41], char *err, size_t errlen) {
     SF_INFO("clients: %zu allowed keys (%s)", c->allow_clients->n, c->allow_clients->path);
   else
     SF_WARN("clients: no curve-allow-clients list: any client that knows the coordinator's public key may connect");
-  if (lists) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sighup;
-    sigaction(SIGHUP, &sa, NULL);
-  }
   return SF_OK;
 fail:
   sf_curve_wipe(sec, 41);
@@ -238,7 +243,7 @@ static void monitors_read(coord *c) {
       else c->stats.curve_failed_clients++;
       int mismatch = ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
                      val == (uint32_t)ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH;
-      sf_log_rl(&c->zap_rl, SF_LOG_WARN, "failed handshake on the %s socket: %s (event 0x%x, detail 0x%x)",
+      sf_log_rl(&c->zap_fail_rl[i], SF_LOG_WARN, "failed handshake on the %s socket: %s (event 0x%x, detail 0x%x)",
                 i == 0 ? "worker" : "client",
                 mismatch ? "a plaintext peer (it has no curve-server-key / curve-key)"
                 : ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
@@ -250,12 +255,23 @@ static void monitors_read(coord *c) {
 }
 
 void zap_tick(coord *c) {
-  if (!c->zap) return;
+  if (!c->zap) {
+    if (g_reload) SF_INFO("SIGHUP: nothing to reload (no CURVE allow-lists)");
+    g_reload = 0;
+    return;
+  }
   if (!c->zap_mon_tried && c->wsock && c->csock) monitors_start(c);
   monitors_read(c);
   sf_log_rl_flush(&c->zap_rl, SF_LOG_WARN, "refused CURVE peers");
+  sf_log_rl_flush(&c->zap_fail_rl[0], SF_LOG_WARN, "failed handshakes on the worker socket");
+  sf_log_rl_flush(&c->zap_fail_rl[1], SF_LOG_WARN, "failed handshakes on the client socket");
   if (!g_reload) return;
   g_reload = 0;
+  if (!(c->cfg.curve_allow_workers && *c->cfg.curve_allow_workers) &&
+      !(c->cfg.curve_allow_clients && *c->cfg.curve_allow_clients)) {
+    SF_INFO("SIGHUP: nothing to reload (no CURVE allow-lists)");
+    return;
+  }
   sf_curve_allow *w = NULL, *cl = NULL;
   char err[512];
   if (load_lists(c, &w, &cl, err, sizeof err) != SF_OK) {
