@@ -278,6 +278,15 @@ static void render_prom(coord *c, hbuf *b) {
                 (unsigned long long)fs[i]->version_mismatch);
   }
 
+  help(b, "strike_auth_refused_total", "counter",
+       "CURVE handshakes refused by the allow-lists (ZAP), by socket.");
+  labeled(b, "strike_auth_refused_total", "socket", "worker", c->stats.curve_refused_workers);
+  labeled(b, "strike_auth_refused_total", "socket", "client", c->stats.curve_refused_clients);
+  help(b, "strike_auth_failed_total", "counter",
+       "Other failed CURVE handshakes (plaintext peer, wrong server key), by socket.");
+  labeled(b, "strike_auth_failed_total", "socket", "worker", c->stats.curve_failed_workers);
+  labeled(b, "strike_auth_failed_total", "socket", "client", c->stats.curve_failed_clients);
+
   metric(b, "strike_redis_failures_total", "counter", "Redis failures (connection, transaction).",
          c->stats.redis_failures);
   metric(b, "strike_redis_transactions_total", "counter", "Transactions committed.", c->stats.txn_count);

@@ -11,6 +11,14 @@ if(TARGET strike-coordinator AND TARGET strike-worker AND TARGET strike)
     TIMEOUT 300
     ENVIRONMENT "STRIKE_BIN_DIR=${CMAKE_BINARY_DIR};REDIS_SERVER=${STRIKE_REDIS_SERVER};STRIKE_HTTP_PEER=$<TARGET_FILE:farm_http_peer>")
   set_property(TEST farm_metrics APPEND PROPERTY DEPENDS farm_http_peer)
+  # CURVE refusals in /metrics (skipped, 77, on a libzmq without CURVE)
+  add_test(NAME farm_metrics_auth COMMAND bash ${STRIKE_FARM_TEST_DIR}/test_farm_metrics_auth.sh)
+  set_tests_properties(farm_metrics_auth PROPERTIES
+    LABELS "farm;curve;integration"
+    SKIP_RETURN_CODE 77
+    RESOURCE_LOCK strike_farm
+    TIMEOUT 300
+    ENVIRONMENT "STRIKE_BIN_DIR=${CMAKE_BINARY_DIR};REDIS_SERVER=${STRIKE_REDIS_SERVER};STRIKE_HTTP_PEER=$<TARGET_FILE:farm_http_peer>")
 endif()
 
 # coordinator/http.c alone: partial writes, request parsing, limits (real TCP sockets).
