@@ -41,7 +41,8 @@ typedef struct keyfile {
   FILE *f;
   const char *path;
   long line;                            /* number of the line in buf */
-  char buf[SF_CURVE_MAX_LINE + 2];      /* one line (wiped after each) */
+  char buf[SF_CURVE_MAX_LINE + 2];      /* one line (wiped on close) */
+  char iobuf[4096];                     /* stdio's buffer, ours so that it can be wiped too */
 } keyfile;
 
 /* Open path, refuse files over SF_CURVE_MAX_FILE (and, if private, files group or others may
@@ -53,11 +54,12 @@ static sf_status kf_open(keyfile *k, const char *path, int private_file, char *e
     snprintf(err, errlen, "no key file given");
     return SF_ERR_CONFIG;
   }
-  k->f = fopen(path, "r");
+  k->f = fopen(path, "re");
   if (!k->f) {
     snprintf(err, errlen, "%s: %s", path, strerror(errno));
     return SF_ERR_CONFIG;
   }
+  setvbuf(k->f, k->iobuf, _IOFBF, sizeof k->iobuf);
   struct stat st;
   if (fstat(fileno(k->f), &st) != 0 || !S_ISREG(st.st_mode)) {
     snprintf(err, errlen, "%s: not a regular file", path);
@@ -84,6 +86,7 @@ static void kf_close(keyfile *k) {
   if (k->f) fclose(k->f);
   k->f = NULL;
   sf_curve_wipe(k->buf, sizeof k->buf);
+  sf_curve_wipe(k->iobuf, sizeof k->iobuf);
 }
 
 /* Next meaningful line: leading/trailing white space removed; blank lines and comment lines
