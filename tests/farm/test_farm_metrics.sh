@@ -8,7 +8,8 @@
 #     equal the submission's numbers (done, submitted, per submission, per worker, workers);
 #   - /status.json is valid JSON with the same numbers; / is the dashboard (< 10 KB, self-contained);
 #   - a 20 KB request head is 431, a POST 405, an unknown path 404, and they are counted;
-#   - a worker id with a quote and a backslash is escaped (labels and JSON stay parseable).
+#   - a worker id with a quote and a backslash is escaped (labels and JSON stay parseable);
+#   - every metric family served is listed in docs/metrics.md.
 set -uo pipefail
 . "$(dirname "$0")/harness.sh"
 h_init metrics
@@ -118,6 +119,12 @@ inf=$(m_val "$m" 'strike_redis_commit_seconds_bucket{le="+Inf"}')
   h_fail "commit histogram: count $commits, +Inf bucket $inf"
 grep -q '^strike_build_info{version="[^"]*",protocol="1"} 1$' "$m" || h_fail "no strike_build_info"
 grep -q '^strike_process_start_time_seconds [0-9]' "$m" || h_fail "no strike_process_start_time_seconds"
+
+# every metric family is documented in docs/metrics.md
+docs=$(dirname "$0")/../../docs/metrics.md
+for fam in $(sed -n 's/^# TYPE \([a-z_]*\) .*/\1/p' "$m"); do
+  grep -qF "\`$fam\`" "$docs" || h_fail "docs/metrics.md does not list $fam"
+done
 
 # --- /status.json: valid JSON, same numbers
 "$PEER" get "$ADDR" /status.json >"$H_DIR/s.json" || h_fail "GET /status.json failed"
