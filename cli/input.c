@@ -11,9 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The most steps a job may ask for: the engine's SE_MAX_JOB_STEPS and the coordinator's
- * CM_STEPS_MAX (the client links neither). */
-#define SI_MAX_STEPS 1000
+/* The most steps a job may ask for (common/sf_job.h; the engine's SE_MAX_JOB_STEPS). */
+#define SI_MAX_STEPS SF_MAX_STEPS
 
 struct si_reader {
     FILE *fp;          /* input, not owned */

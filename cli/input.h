@@ -10,7 +10,7 @@
  *     0..2^64-1, or a string of decimal digits for seeds above 2^63-1), "steps", "width", "height"
  *     (integers) are optional and override the template. Any other key is an error naming it.
  *   - A prompt must be valid UTF-8 (no NUL), not empty, at most SI_MAX_PROMPT bytes.
- *   - width/height: SI_MIN_SIDE..SI_MAX_SIDE and a multiple of 64; steps: 1, 2, 4 or 8.
+ *   - width/height: SI_MIN_SIDE..SI_MAX_SIDE and a multiple of 64; steps: 1..SF_MAX_STEPS.
  */
 #ifndef STRIKE_CLI_INPUT_H
 #define STRIKE_CLI_INPUT_H

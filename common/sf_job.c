@@ -18,7 +18,7 @@ int sf_output_path(char *buf, size_t cap, const char *root, const char *submissi
 }
 
 int sf_steps_valid(uint32_t steps) {
-  return steps == 1 || steps == 2 || steps == 4 || steps == 8;
+  return steps >= 1 && steps <= SF_MAX_STEPS;
 }
 
 int sf_side_valid(uint32_t side) {

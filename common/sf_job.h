@@ -13,6 +13,8 @@
 #define SF_MAX_SHARD_JOBS 4096u     /* most jobs in one Shard message */
 #define SF_MIN_SIDE 64u             /* smallest width / height */
 #define SF_MAX_SIDE 4096u           /* largest width / height */
+#define SF_MAX_STEPS 1000u          /* most sampler steps a job may ask for: the engine's
+                                       SE_MAX_JOB_STEPS (the farm does not link the engine) */
 #define SF_SIDE_STEP 64u            /* width and height are multiples of this */
 #define SF_MAX_MODEL_BYTES 256u     /* longest model name */
 #define SF_MAX_ROOT_BYTES 1024u     /* longest output root */
@@ -37,7 +39,7 @@ uint64_t sf_seed_derive(uint64_t base_seed, uint64_t index);
 int sf_output_path(char *buf, size_t cap, const char *root, const char *submission_id,
                    const char *prefix, uint64_t index);
 
-/* 1 if steps is one of 1, 2, 4, 8. */
+/* 1 if steps is in 1..SF_MAX_STEPS (which counts a model supports is its spec's business). */
 int sf_steps_valid(uint32_t steps);
 /* 1 if side is in [SF_MIN_SIDE, SF_MAX_SIDE] and a multiple of SF_SIDE_STEP. */
 int sf_side_valid(uint32_t side);

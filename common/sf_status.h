@@ -24,7 +24,7 @@ typedef enum sf_status {
   SF_ERR_CONFLICT = 14,         /* request conflicts with stored state (chunk gap, seal mismatch) */
   SF_ERR_INVALID_PROMPT = 15,   /* prompt empty, too long, or not valid UTF-8 */
   SF_ERR_INVALID_SIZE = 16,     /* width/height out of range or not a multiple of 64 */
-  SF_ERR_INVALID_STEPS = 17,    /* steps not in {1, 2, 4, 8} */
+  SF_ERR_INVALID_STEPS = 17,    /* steps out of range, or not listed by the job's model */
   SF_ERR_UNSUPPORTED = 18,      /* not implemented / not supported by this peer */
   SF_ERR_ENGINE = 19,           /* the engine failed to render a job */
   SF_ERR_LEASE_EXPIRED = 20,    /* the job's lease expired (worker too slow or gone) */

@@ -70,7 +70,7 @@ typedef struct coord_config {
 /* The models config as the coordinator sees it (models.c): names and step counts only. */
 #define CM_NAME_MAX 64                /* name length + NUL (as the engine's specs) */
 #define CM_MAX_STEPS 16               /* step counts one model may list */
-#define CM_STEPS_MAX 1000             /* the largest step count */
+#define CM_STEPS_MAX SF_MAX_STEPS    /* the largest step count (common/sf_job.h) */
 #define CM_MAX_MODELS 256
 typedef struct cmodel {
   char name[CM_NAME_MAX];

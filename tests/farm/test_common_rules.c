@@ -75,7 +75,8 @@ static void test_rules(void) {
   CHECK(sf_output_path(buf, sizeof buf, "/data", "s7", "img", 12345) > 0 &&
         strcmp(buf, "/data/s7/000012/img000012345.png") == 0);
   CHECK(sf_output_path(buf, 10, "/data", "s7", "img", 1) == -1);
-  CHECK(sf_steps_valid(1) && sf_steps_valid(8) && !sf_steps_valid(3) && !sf_steps_valid(0));
+  CHECK(sf_steps_valid(1) && sf_steps_valid(3) && sf_steps_valid(SF_MAX_STEPS) &&
+        !sf_steps_valid(0) && !sf_steps_valid(SF_MAX_STEPS + 1));
   CHECK(sf_side_valid(64) && sf_side_valid(1024) && !sf_side_valid(1000) && !sf_side_valid(0) &&
         !sf_side_valid(4160));
   CHECK(sf_utf8_valid("h\xc3\xa9llo", 6));
