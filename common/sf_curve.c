@@ -345,30 +345,35 @@ void *sf_curve_monitor_open(void *ctx, void *sock) {
   return mon;
 }
 
+int sf_monitor_event_recv(void *mon, uint16_t *ev, uint32_t *val) {
+  zmq_msg_t m;
+  zmq_msg_init(&m);
+  if (zmq_msg_recv(&m, mon, ZMQ_DONTWAIT) < 0) {
+    zmq_msg_close(&m);
+    return 0;
+  }
+  *ev = 0;
+  *val = 0;
+  if (zmq_msg_size(&m) >= 6) { /* event (16 bits) then value (32 bits), host order */
+    memcpy(ev, zmq_msg_data(&m), 2);
+    memcpy(val, (const char *)zmq_msg_data(&m) + 2, 4);
+  }
+  int more = zmq_msg_more(&m);
+  zmq_msg_close(&m);
+  while (more) { /* the endpoint frame */
+    zmq_msg_init(&m);
+    more = zmq_msg_recv(&m, mon, 0) >= 0 && zmq_msg_more(&m);
+    zmq_msg_close(&m);
+  }
+  return 1;
+}
+
 sf_status sf_curve_monitor_check(void *mon, int curve_on, int *vague, char *err, size_t errlen) {
   if (!mon) return SF_OK;
   sf_status st = SF_OK;
-  for (int i = 0; i < 64; i++) {
-    zmq_msg_t m;
-    zmq_msg_init(&m);
-    if (zmq_msg_recv(&m, mon, ZMQ_DONTWAIT) < 0) {
-      zmq_msg_close(&m);
-      break;
-    }
-    uint16_t ev = 0;
-    uint32_t val = 0;
-    if (zmq_msg_size(&m) >= 6) {
-      memcpy(&ev, zmq_msg_data(&m), 2);
-      memcpy(&val, (const char *)zmq_msg_data(&m) + 2, 4);
-    }
-    int more = zmq_msg_more(&m);
-    zmq_msg_close(&m);
-    while (more) { /* the endpoint frame */
-      zmq_msg_init(&m);
-      if (zmq_msg_recv(&m, mon, 0) < 0) more = 0;
-      else more = zmq_msg_more(&m);
-      zmq_msg_close(&m);
-    }
+  uint16_t ev;
+  uint32_t val;
+  for (int i = 0; i < 64 && sf_monitor_event_recv(mon, &ev, &val); i++) {
     if (st != SF_OK) continue; /* keep the first failure's message; drain the rest */
     int definite = ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
                    (ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&

@@ -96,4 +96,8 @@ void *sf_curve_monitor_open(void *ctx, void *sock);
 #define SF_CURVE_VAGUE_FAILURES 3
 sf_status sf_curve_monitor_check(void *mon, int curve_on, int *vague, char *err, size_t errlen);
 
+/* Read one socket-monitor event without waiting (its endpoint frame is read and dropped).
+ * Returns 1 with *ev / *val set, or 0 when none is pending. */
+int sf_monitor_event_recv(void *mon, uint16_t *ev, uint32_t *val);
+
 #endif

@@ -219,26 +219,10 @@ static void monitors_start(coord *c) {
 /* Count and log (rate-limited) the failed handshakes the monitors report. */
 static void monitors_read(coord *c) {
   for (int i = 0; i < 2; i++) {
-    for (int k = 0; c->zap_mon[i] && k < ZAP_BATCH; k++) {
-      zmq_msg_t m;
-      zmq_msg_init(&m);
-      if (zmq_msg_recv(&m, c->zap_mon[i], ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close(&m);
-        break;
-      }
-      uint16_t ev = 0;
-      uint32_t val = 0;
-      if (zmq_msg_size(&m) >= 6) {
-        memcpy(&ev, zmq_msg_data(&m), 2);
-        memcpy(&val, (const char *)zmq_msg_data(&m) + 2, 4);
-      }
-      int more = zmq_msg_more(&m);
-      zmq_msg_close(&m);
-      while (more) { /* the endpoint frame */
-        zmq_msg_init(&m);
-        more = zmq_msg_recv(&m, c->zap_mon[i], 0) >= 0 && zmq_msg_more(&m);
-        zmq_msg_close(&m);
-      }
+    uint16_t ev;
+    uint32_t val;
+    for (int k = 0; c->zap_mon[i] && k < ZAP_BATCH && sf_monitor_event_recv(c->zap_mon[i], &ev, &val);
+         k++) {
       if (i == 0) c->stats.curve_failed_workers++;
       else c->stats.curve_failed_clients++;
       int mismatch = ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
