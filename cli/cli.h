@@ -60,6 +60,8 @@ typedef struct cli_opts {
     long long interval_ms;
     /* results */
     long long page;
+    /* delete */
+    int force;              /* cancel first when jobs are still queued or leased */
 } cli_opts;
 
 extern volatile sig_atomic_t cli_interrupted;
@@ -77,6 +79,7 @@ int cli_status(int argc, char **argv);
 int cli_watch(int argc, char **argv);
 int cli_workers(int argc, char **argv);
 int cli_cancel(int argc, char **argv);
+int cli_delete(int argc, char **argv);
 int cli_retry(int argc, char **argv);
 int cli_results(int argc, char **argv);
 

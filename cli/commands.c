@@ -1,5 +1,5 @@
 /*
- * commands.c - the small `strike` commands: status, workers, cancel, retry, results. Each is one
+ * commands.c - the small `strike` commands: status, workers, cancel, retry, delete, results. Each is one
  * request (results: pages of requests) and a printout, human or --json.
  */
 #include <inttypes.h>
@@ -18,6 +18,10 @@ static const sf_cfg_entry k_plain[] = {CLI_COMMON_OPTIONS};
 static const sf_cfg_entry k_status[] = {
     CLI_COMMON_OPTIONS,
     {"limit", SF_CFG_INT, O(limit), "100", "most submissions listed without an ID (newest first)"},
+};
+static const sf_cfg_entry k_delete[] = {
+    CLI_COMMON_OPTIONS,
+    {"force", SF_CFG_BOOL, O(force), "false", "cancel the submission first if jobs are still queued or leased"},
 };
 static const sf_cfg_entry k_results[] = {
     CLI_COMMON_OPTIONS,
@@ -136,7 +140,7 @@ int cli_status(int argc, char **argv) {
         }
     }
     if (npos && r->n_submissions == 0) {
-        fprintf(stderr, "strike status: no submission %s\n", pos[0]);
+        fprintf(stderr, "strike status: no such submission %s\n", pos[0]);
         rc = CLI_NOT_FOUND;
     }
     strike__envelope__free_unpacked(rep, NULL);
@@ -284,6 +288,57 @@ out:
 
 int cli_cancel(int argc, char **argv) { return simple(argc, argv, 1); }
 int cli_retry(int argc, char **argv) { return simple(argc, argv, 0); }
+
+/* delete: one DeleteRequest, a Reply (affected = jobs that --force cancelled). The coordinator
+ * forgets the submission; images already written stay where they are. */
+int cli_delete(int argc, char **argv) {
+    cli_opts o;
+    char *pos[1];
+    int npos = 0, rc;
+    sc_client *c = start(k_delete, N_OF(k_delete), &o, argc, argv, "[options] ID",
+                         "Forgets a submission whose every job is final (done, dead or cancelled): the coordinator\n"
+                         "removes its prompts, bitmaps and results log from Redis, and a submit with the same token\n"
+                         "starts a new submission. Refused while jobs are queued or leased, unless --force (cancel\n"
+                         "first). Images already written are NOT deleted.",
+                         pos, 1, 1, &npos, &rc);
+    if (!c)
+        goto out;
+    Strike__Envelope req = STRIKE__ENVELOPE__INIT;
+    Strike__DeleteRequest dm = STRIKE__DELETE_REQUEST__INIT;
+    dm.submission_id = pos[0];
+    dm.force = o.force != 0;
+    req.body_case = STRIKE__ENVELOPE__BODY_DELETE_REQUEST;
+    req.delete_request = &dm;
+    char err[1024];
+    int st;
+    Strike__Envelope *rep = sc_call(c, &req, &st, err, sizeof err);
+    if (!rep || rep->body_case != STRIKE__ENVELOPE__BODY_REPLY) {
+        rc = fail("delete", rep ? SF_ERR_PROTOCOL : st, rep ? "unexpected reply" : err);
+        if (rep)
+            strike__envelope__free_unpacked(rep, NULL);
+        goto out;
+    }
+    Strike__Reply *r = rep->reply;
+    if (r->status != 0) {
+        snprintf(err, sizeof err, "%s (%s)", r->message, sf_strerror((sf_status)r->status));
+        rc = fail("delete", (int)r->status, err);
+    } else {
+        if (o.json)
+            print_json(json_pack("{s:s, s:b, s:I, s:b}", "submission_id", pos[0], "deleted", 1, "cancelled",
+                                 (json_int_t)r->affected, "images_kept", 1));
+        else if (r->affected)
+            printf("%s: deleted (%" PRIu64 " jobs cancelled first); images already written were not deleted\n",
+                   pos[0], r->affected);
+        else
+            printf("%s: deleted; images already written were not deleted\n", pos[0]);
+        rc = CLI_OK;
+    }
+    strike__envelope__free_unpacked(rep, NULL);
+out:
+    sc_client_destroy(&c);
+    cli_opts_free(k_delete, N_OF(k_delete), &o);
+    return rc;
+}
 
 int cli_results(int argc, char **argv) {
     cli_opts o;

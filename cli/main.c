@@ -66,6 +66,7 @@ static const struct {
     {"workers", cli_workers, "workers           connected workers and coordinator counters"},
     {"cancel", cli_cancel, "cancel ID         stop dispatching a submission; queued jobs are cancelled"},
     {"retry", cli_retry, "retry ID          move dead jobs of a submission back to the queue"},
+    {"delete", cli_delete, "delete ID         forget a finished submission (--force: cancel it first)"},
     {"results", cli_results, "results ID        recorded results as JSONL (manifest lines)"},
     {"keygen", cli_keygen, "keygen [--out P]  make a CURVE key pair P.key (secret) and P.pub (default P: strike)"},
 };

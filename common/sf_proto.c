@@ -208,6 +208,7 @@ const char *sf_msg_name(Strike__Envelope__BodyCase c) {
   case STRIKE__ENVELOPE__BODY_RESULTS_REQUEST: return "results_request";
   case STRIKE__ENVELOPE__BODY_RESULTS_PAGE: return "results_page";
   case STRIKE__ENVELOPE__BODY_REPLY: return "reply";
+  case STRIKE__ENVELOPE__BODY_DELETE_REQUEST: return "delete_request";
   case STRIKE__ENVELOPE__BODY_ERROR: return "error";
   case _STRIKE__ENVELOPE__BODY__CASE_IS_INT_SIZE: break;
   }

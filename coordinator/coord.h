@@ -12,7 +12,7 @@
  *   rstore.c      Redis connections, the per-iteration transaction, reconnect with backoff
  *   chunk.c       packed chunk format (prompts + per-job overrides) stored as one Redis value
  *   store_load.c  rebuild state from Redis (start-up and after Redis comes back)
- *   subs.c        submissions: create, chunk, seal, cancel, retry, status, finish
+ *   subs.c        submissions: create, chunk, seal, cancel, retry, delete, status, finish
  *   sched.c       queue ranges, priority levels (stride scheduling), dispatch into shards
  *   leases.c      leases: results (fencing), expiry, hand-back, worker loss
  *   workers.c     worker registry and heartbeats
@@ -431,6 +431,8 @@ sf_status sub_add_chunk(coord *c, csub *s, const Strike__Chunk *ch, int *duplica
                         size_t errlen);
 sf_status sub_seal(coord *c, csub *s, const Strike__Seal *se, char *err, size_t errlen);
 sf_status sub_cancel(coord *c, csub *s, uint64_t *affected);
+sf_status sub_delete(coord *c, csub **ps, int force, uint64_t *cancelled, char *err,
+                     size_t errlen);
 sf_status sub_retry(coord *c, csub *s, uint64_t *affected);
 /* The chunk holding job `index` (cached or read from Redis), or NULL. */
 chunk_view *sub_chunk_for(coord *c, csub *s, uint64_t index);

@@ -123,7 +123,7 @@ static void on_status(coord *c, const sf_peer *peer, uint64_t rid, const Strike_
     csub *s = sub_by_name(c, rq->submission_id);
     if (!s) {
       free(sts), free(ptr);
-      reply_error(c, peer, rid, SF_ERR_NOT_FOUND, "no submission \"%s\"", rq->submission_id);
+      reply_error(c, peer, rid, SF_ERR_NOT_FOUND, "no such submission \"%s\"", rq->submission_id);
       return;
     }
     sub_fill_status(c, s, &sts[n]);
@@ -216,6 +216,7 @@ static int needs_redis(Strike__Envelope__BodyCase b) {
   case STRIKE__ENVELOPE__BODY_SEAL:
   case STRIKE__ENVELOPE__BODY_CANCEL:
   case STRIKE__ENVELOPE__BODY_RETRY:
+  case STRIKE__ENVELOPE__BODY_DELETE_REQUEST:
   case STRIKE__ENVELOPE__BODY_RESULTS_REQUEST:
     return 1;
   default:
@@ -277,6 +278,19 @@ void coord_on_client(coord *c, const sf_peer *peer, Strike__Envelope *env) {
     if (st) reply_error(c, peer, rid, st, "%s %s: %s", cancel ? "cancel" : "retry", s->name,
                         st == SF_ERR_CANCELLED ? "submission is cancelled" : sf_strerror(st));
     else reply_simple(c, peer, rid, SF_OK, cancel ? "cancelled" : "queued again", n);
+    break;
+  }
+  case STRIKE__ENVELOPE__BODY_DELETE_REQUEST: {
+    const char *id = env->delete_request->submission_id;
+    csub *s = sub_by_name(c, id);
+    if (!s) {
+      reply_error(c, peer, rid, SF_ERR_NOT_FOUND, "no such submission \"%s\"", id ? id : "");
+      break;
+    }
+    uint64_t n = 0;
+    sf_status st = sub_delete(c, &s, env->delete_request->force, &n, err, sizeof err);
+    if (st) reply_error(c, peer, rid, st, "delete: %s", err);
+    else reply_simple(c, peer, rid, SF_OK, "deleted", n);
     break;
   }
   case STRIKE__ENVELOPE__BODY_RESULTS_REQUEST:

@@ -1,5 +1,5 @@
 /* subs.c - submissions: creation (idempotent by client token), chunks (in order, idempotent by
- * index), seal, cancel, retry, counters, finishing, and the chunk cache.
+ * index), seal, cancel, retry, delete, counters, finishing, and the chunk cache.
  *
  * Redis keys of submission N (all share the hash tag {s:N}), prefix P:
  *   P:{s:N}:meta     HASH  template and counters
@@ -513,6 +513,70 @@ sf_status sub_retry(coord *c, csub *s, uint64_t *affected) {
   sub_save_meta(c, s);
   sched_update(c, s);
   SF_INFO("submission %s: %llu dead jobs queued again", s->name, (unsigned long long)*affected);
+  return SF_OK;
+}
+
+/* Forget a submission whose every job is final (with force: cancel it first, *cancelled = the jobs
+ * that cancelled). Every Redis key of it is UNLINKed in this iteration's transaction, with its
+ * token (a Create with the same token makes a new submission) and its entry in P:subs; the
+ * in-memory state goes at once (scheduler, dirty list, chunk cache, leases; metrics and watchers
+ * only see c->subs). Late results for its leases are stale (lease_find no longer knows them).
+ * *s is freed and set to NULL on success. */
+sf_status sub_delete(coord *c, csub **ps, int force, uint64_t *cancelled, char *err,
+                     size_t errlen) {
+  csub *s = *ps;
+  *cancelled = 0;
+  if (s->state == SUB_OPEN) {
+    uint64_t open = s->total - sub_final(s);
+    if (!force) {
+      if (open)
+        snprintf(err, errlen, "submission %s has %llu jobs queued or leased: cancel it first, or "
+                 "wait (or delete --force)", s->name, (unsigned long long)open);
+      else
+        snprintf(err, errlen, "submission %s is not sealed (still receiving chunks): cancel it "
+                 "first (or delete --force)", s->name);
+      return SF_ERR_CONFLICT;
+    }
+    sf_status st = sub_cancel(c, s, cancelled);
+    if (st) {
+      snprintf(err, errlen, "cancel %s: %s", s->name, sf_strerror(st));
+      return st;
+    }
+  }
+  /* A final submission holds no leases; drop any left so that nothing points at it. */
+  for (size_t i = 0; i < c->nleases;) {
+    if (c->leases[i]->sub == s) lease_drop(c, c->leases[i], 0);
+    else i++;
+  }
+  char k[128], what[48];
+  static const char *const keys[] = {"meta", "fin", "dead", "q", "leases", "res", "err"};
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+    rs_cmd(c, "UNLINK %s", sub_key(c, s, k, sizeof k, keys[i]));
+  for (uint64_t ch = 0; ch < s->chunks; ch++) {
+    snprintf(what, sizeof what, "c:%llu", (unsigned long long)ch);
+    rs_cmd(c, "UNLINK %s", sub_key(c, s, k, sizeof k, what));
+  }
+  if (s->token) rs_cmd(c, "HDEL %s %s", rs_key(c, k, sizeof k, "tokens"), s->token);
+  rs_cmd(c, "ZREM %s %llu", rs_key(c, k, sizeof k, "subs"), (unsigned long long)s->id);
+  /* Nothing of it may be written after the UNLINKs (that would bring keys back). */
+  if (s->in_dirty) {
+    for (size_t i = 0; i < c->ndirty; i++) {
+      if (c->dirty[i] == s) {
+        c->dirty[i] = c->dirty[--c->ndirty];
+        break;
+      }
+    }
+    s->in_dirty = 0;
+  }
+  sched_remove(c, s);
+  for (size_t i = 0; i < s->cache_cap; i++) {
+    chunk_view *v = s->cache[i];
+    if (v) c->cache_bytes -= v->blob_len + (size_t)v->count * 16;
+  }
+  SF_INFO("submission %s deleted (%llu jobs; %llu cancelled first); its images stay on disk",
+          s->name, (unsigned long long)s->total, (unsigned long long)*cancelled);
+  c->subs[s->id] = NULL;
+  sub_free(ps);
   return SF_OK;
 }
 

@@ -63,7 +63,9 @@ void watch_tick(coord *c) {
   for (size_t i = 0; i < c->nwatchers;) {
     watcher *wt = &c->watchers[i];
     csub *s = sub_get(c, wt->sub_id);
-    if (!s) { /* vanished (state reloaded without it) */
+    if (!s) { /* vanished (deleted, or state reloaded without it): tell the watcher */
+      reply_error(c, &wt->peer, wt->request_id, SF_ERR_NOT_FOUND,
+                  "submission s%llu no longer exists (deleted)", (unsigned long long)wt->sub_id);
       c->watchers[i] = c->watchers[--c->nwatchers];
       continue;
     }
