@@ -715,6 +715,105 @@ static void test_lock(void) {
   redisFree(x);
 }
 
+/* Keys of prefix P with submission sub's hash tag (KEYS is fine on a test server). */
+static size_t sub_keys(redisContext *x, const char *prefix, const char *sub) {
+  redisReply *r = redisCommand(x, "KEYS %s:{s:%s}:*", prefix, sub + 1);
+  size_t n = r && r->type == REDIS_REPLY_ARRAY ? r->elements : 9999;
+  if (r) freeReplyObject(r);
+  return n;
+}
+
+/* A DeleteRequest; returns the Reply's or Error's status (-1: no answer), *affected the Reply's
+ * count, msg the Error's message. */
+static int del(coord *c, const char *sub, int force, uint64_t *affected, char *msg, size_t cap) {
+  Strike__Envelope env = STRIKE__ENVELOPE__INIT;
+  Strike__DeleteRequest d = STRIKE__DELETE_REQUEST__INIT;
+  d.submission_id = (char *)sub;
+  d.force = force;
+  env.request_id = 9;
+  env.body_case = STRIKE__ENVELOPE__BODY_DELETE_REQUEST;
+  env.delete_request = &d;
+  h_cap_clear();
+  h_feed(c, 0, "client", &env);
+  coord_tick(c);
+  Strike__Envelope *rep = h_cap_last(STRIKE__ENVELOPE__BODY_REPLY);
+  Strike__Envelope *er = h_cap_last(STRIKE__ENVELOPE__BODY_ERROR);
+  if (msg && cap) snprintf(msg, cap, "%s", er ? er->error->message : "");
+  if (affected) *affected = rep ? rep->reply->affected : 0;
+  return rep ? (int)rep->reply->status : er ? (int)er->error->status : -1;
+}
+
+/* Delete: refused while jobs are leased; with force cancelled and every key of the submission
+ * gone (its token and P:subs entry too); late results and lease reports of its leases are stale
+ * and write nothing; a restarted coordinator does not know it; the token makes a new submission. */
+static void test_delete(void) {
+  coord *c = h_coord(&g_redis, "t9", short_times);
+  redisContext *x = h_redis_conn(&g_redis);
+  CHECK(c && x);
+  if (!c || !x) {
+    if (x) redisFree(x);
+    coord_destroy(&c);
+    return;
+  }
+  const char *id0 = h_create(c, "token-delete", 0, NULL);
+  char sub[32], msg[512];
+  snprintf(sub, sizeof sub, "%s", id0 ? id0 : "s0");
+  for (int k = 0; k < 2; k++) CHECK(h_chunk(c, sub, (uint64_t)k, (uint64_t)k * 500, 500, 40, NULL) == SF_OK);
+  CHECK(h_seal(c, sub, 1000, 2) == SF_OK);
+  h_register(c, "peerX", "worker-x", NULL);
+  h_cap_clear();
+  h_credit(c, "peerX", 256);
+  coord_tick(c);
+  h_shards sh = {.n = 0};
+  h_take_shards(&sh);
+  CHECK(sh.n >= 1);
+  size_t before = sub_keys(x, "t9", sub);
+  CHECK_MSG(before >= 4, "%zu keys of %s before delete", before, sub); /* meta, 2 chunks, leases */
+  uint64_t n = 0;
+  CHECK(del(c, sub, 0, &n, msg, sizeof msg) == SF_ERR_CONFLICT);
+  CHECK_MSG(strstr(msg, "1000 jobs queued or leased: cancel it first") != NULL, "refusal: %s", msg);
+  CHECK(sub_keys(x, "t9", sub) == before);
+  CHECK(h_get_status(c, sub).found);
+  CHECK(del(c, sub, 1, &n, NULL, 0) == SF_OK);
+  CHECK(n == 1000);
+  CHECK(h_cap_count(STRIKE__ENVELOPE__BODY_CANCEL_SUBMISSION) == 1);
+  CHECK_MSG(sub_keys(x, "t9", sub) == 0, "%zu keys of %s left", sub_keys(x, "t9", sub), sub);
+  redisReply *r = redisCommand(x, "HGET t9:tokens token-delete");
+  CHECK(r && r->type == REDIS_REPLY_NIL);
+  if (r) freeReplyObject(r);
+  r = redisCommand(x, "ZSCORE t9:subs %s", sub + 1);
+  CHECK(r && r->type == REDIS_REPLY_NIL);
+  if (r) freeReplyObject(r);
+  CHECK(!h_get_status(c, sub).found);
+  CHECK(del(c, sub, 1, NULL, NULL, 0) == SF_ERR_NOT_FOUND);
+  /* the worker still returns results and reports the lease: stale, nothing written */
+  uint64_t stale = c->stats.results_stale;
+  if (sh.n) {
+    h_results(c, "peerX", sh.env[0]->shard, 0, sh.env[0]->shard->count, 1, NULL);
+    uint64_t held = sh.env[0]->shard->lease_id;
+    report(c, "peerX", &held, 1, 1);
+  }
+  h_credit(c, "peerX", 256);
+  coord_tick(c);
+  CHECK(c->stats.results_stale == stale + (sh.n ? 1 : 0));
+  CHECK(sub_keys(x, "t9", sub) == 0);
+  /* restart: still unknown; the token makes a new submission */
+  coord_destroy(&c);
+  h_cap_clear();
+  c = h_coord(&g_redis, "t9", short_times);
+  CHECK(c && c->redis_up);
+  if (c) {
+    CHECK(!h_get_status(c, sub).found);
+    const char *id1 = h_create(c, "token-delete", 0, NULL);
+    CHECK(id1 && strcmp(id1, sub) != 0);
+  }
+  CHECK(sub_keys(x, "t9", sub) == 0);
+  h_shards_free(&sh);
+  h_cap_clear();
+  redisFree(x);
+  coord_destroy(&c);
+}
+
 int main(void) {
   sf_log_set_level(SF_LOG_WARN);
   if (access(STRIKE_REDIS_SERVER, X_OK) != 0) {
@@ -736,6 +835,7 @@ int main(void) {
   test_unreadable_chunk();
   test_lock();
   test_affinity();
+  test_delete();
   h_cap_clear();
   h_redis_stop(&g_redis, SIGTERM);
   h_cleanup_dir(&g_redis);
