@@ -4,7 +4,7 @@
 # "no such submission"; the same submit (same token) makes a new submission; images stay on disk.
 # A running submission is refused without --force; with --force it is cancelled and deleted while
 # workers are still rendering it (they keep running, later submissions complete, no key comes
-# back). A coordinator restarted afterwards does not bring deleted submissions back. Unknown ids
+# back; a client watching it exits 6). A coordinator restarted afterwards does not bring deleted submissions back. Unknown ids
 # give "not found" (exit 6).
 set -uo pipefail
 . "$(dirname "$0")/harness.sh"
@@ -86,10 +86,19 @@ r=$?
 grep -q "queued or leased: cancel it first" "$H_DIR/del-b1.out" || h_fail "refusal says: $(cat "$H_DIR/del-b1.out")"
 [ "$(h_status "$b" | jq -r .state)" = active ] || h_fail "$b is not active after a refused delete: $(h_status "$b")"
 [ "$(nkeys "$b")" -gt 0 ] || h_fail "refused delete removed keys of $b"
+# A client watching b is told it is gone (exit 6), it does not hang.
+h_strike watch "$b" --json --timeout-ms 20000 >"$H_DIR/watch-b.out" 2>"$H_DIR/watch-b.err" &
+watch_pid=$!
+H_PIDS+=("$watch_pid")
+h_until "watch of $b shows progress" test -s "$H_DIR/watch-b.out"
 h_strike delete "$b" --force --json >"$H_DIR/del-b2.out" 2>&1 || h_fail "delete --force of $b failed: $(cat "$H_DIR/del-b2.out")"
 h_log "delete --force $b: $(cat "$H_DIR/del-b2.out")"
 jq -e '.deleted == true and .cancelled > 0 and .images_kept == true' "$H_DIR/del-b2.out" >/dev/null ||
   h_fail "delete --force --json: $(cat "$H_DIR/del-b2.out")"
+wait $watch_pid
+r=$?
+[ $r -eq 6 ] || h_fail "watch of force-deleted $b exited $r, expected 6: $(cat "$H_DIR/watch-b.err")"
+grep -q "no longer exists (deleted)" "$H_DIR/watch-b.err" || h_fail "watch of deleted $b says: $(cat "$H_DIR/watch-b.err")"
 [ "$(nkeys "$b")" -eq 0 ] || h_fail "keys of $b left after delete --force: $(rc --scan --pattern "strike:{s:${b#s}}:*" | head)"
 h_strike status "$b" --timeout-ms 5000 >/dev/null 2>&1
 [ $? -eq 6 ] || h_fail "status of force-deleted $b is not 'not found'"
