@@ -61,6 +61,9 @@ const sf_cfg_entry coord_config_table[] = {
     {"metrics-listen", SF_CFG_STRING, F(metrics_listen), "",
      "HOST:PORT of the HTTP server for /metrics (Prometheus) and the dashboard (empty: off); "
      "e.g. 127.0.0.1:7702; port 0 picks a free port (logged)"},
+    {"finished-retention", SF_CFG_UINT, F(finished_retention_s), "0",
+     "seconds a finished or cancelled submission is kept before it is deleted as by strike "
+     "delete (checked once a second; 0 = keep forever; at most 315360000 = 10 years)"},
 };
 
 const size_t coord_config_table_len = sizeof coord_config_table / sizeof coord_config_table[0];

@@ -13,6 +13,7 @@
  *   chunk.c       packed chunk format (prompts + per-job overrides) stored as one Redis value
  *   store_load.c  rebuild state from Redis (start-up and after Redis comes back)
  *   subs.c        submissions: create, chunk, seal, cancel, retry, delete, status, finish
+ *   retention.c   finished-retention: delete final submissions after a while (via sub_delete)
  *   sched.c       queue ranges, priority levels (stride scheduling), dispatch into shards
  *   leases.c      leases: results (fencing), expiry, hand-back, worker loss
  *   workers.c     worker registry and heartbeats
@@ -64,6 +65,8 @@ typedef struct coord_config {
   char *curve_allow_workers;    /* allowed worker public keys ("" = any CURVE key) */
   char *curve_allow_clients;    /* allowed client public keys ("" = any CURVE key) */
   char *metrics_listen;         /* HOST:PORT of the /metrics HTTP server ("" = off; http.c) */
+  unsigned long long finished_retention_s; /* delete final submissions this long after they
+                                              finished (0 = keep forever; retention.c) */
 } coord_config;
 
 /* ------------------------------------------------------------------------------------------ */
@@ -146,6 +149,7 @@ typedef struct csub {
   int fin_dirty;
   int meta_dirty;               /* meta hash must be rewritten this iteration */
   int in_dirty;                 /* on coord.dirty */
+  int on_final;                 /* its id is on coord.final_ids (retention.c) */
   uint64_t done, dead_n, cancelled, failed_attempts, leased;
   int level;                    /* index into the priority levels; -1 when not dispatchable */
   /* rate estimate */
@@ -246,6 +250,7 @@ typedef struct coord_stats {
   uint64_t curve_failed_workers;  /* other failed handshakes on the worker socket (plaintext peer,
                                      wrong server key...; zap.c's socket monitors) */
   uint64_t curve_failed_clients;  /* ... on the client socket */
+  uint64_t subs_expired;        /* submissions deleted by finished-retention (retention.c) */
 } coord_stats;
 
 /* Delivery hook: how outbox messages leave (zmq by default; tests capture them). */
@@ -288,6 +293,9 @@ typedef struct coord {
   size_t nout, out_cap;
   csub **dirty;                 /* submissions with changes to write this iteration */
   size_t ndirty, dirty_cap;
+  uint64_t *final_ids;          /* ids of final submissions, for retention (retention.c) */
+  size_t nfinal, final_cap;
+  uint64_t retention_next_ms;   /* monotonic: next retention check */
   size_t cache_bytes;           /* bytes in chunk caches */
   uint64_t iteration;
   uint64_t now_ms;              /* monotonic ms of this iteration (tests may set it) */
@@ -400,6 +408,15 @@ int chunk_header(const uint8_t *blob, size_t len, uint64_t *first, uint32_t *cou
 sf_status store_load(coord *c);
 /* Free all submissions, leases, levels (not workers, not watchers). */
 void state_clear(coord *c);
+
+/* ---- retention.c ---- */
+/* Upper bound of finished-retention, in seconds (10 years). */
+#define COORD_MAX_RETENTION_S 315360000ull
+/* Note that s is final (finished or cancelled): it goes on the list retention walks. */
+void retention_note(coord *c, csub *s);
+/* At most once per second, with finished-retention > 0 and Redis up: delete (sub_delete) every
+ * final submission that finished more than finished-retention seconds ago. */
+void retention_tick(coord *c);
 
 /* ---- subs.c ---- */
 csub *sub_get(coord *c, uint64_t id);

@@ -123,6 +123,7 @@ void coord_destroy(coord **pc) {
   free(c->watchers);
   free(c->out);
   free(c->dirty);
+  free(c->final_ids);
   cmodels_free(&c->models);
   sf_config_free(coord_config_table, coord_config_table_len, &c->cfg);
   free(c);
@@ -171,6 +172,7 @@ void coord_tick(coord *c) {
   if (c->redis_up) {
     leases_check(c);
     sched_dispatch(c);
+    retention_tick(c);
   }
   watch_tick(c);
   if (c->redis_up) {

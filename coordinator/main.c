@@ -36,6 +36,12 @@ int main(int argc, char **argv) {
     return 1;
   }
   sf_log_set_level(lvl);
+  if (cfg.finished_retention_s > COORD_MAX_RETENTION_S) {
+    fprintf(stderr, "strike-coordinator: bad --finished-retention %llu: at most %llu seconds "
+            "(10 years; 0 = keep forever)\n", cfg.finished_retention_s, COORD_MAX_RETENTION_S);
+    sf_config_free(coord_config_table, coord_config_table_len, &cfg);
+    return 1;
+  }
   cmodels *models = NULL;
   if (cfg.models && *cfg.models && cmodels_load(cfg.models, &models, err, sizeof err) != SF_OK) {
     fprintf(stderr, "strike-coordinator: %s\n", err);

@@ -233,6 +233,8 @@ static void render_prom(coord *c, hbuf *b) {
          c->stats.jobs_dispatched);
   metric(b, "strike_jobs_completed_total", "counter", "Jobs finished successfully.", c->stats.jobs_done);
   metric(b, "strike_jobs_dead_total", "counter", "Jobs that became dead (attempts used up).", c->stats.jobs_dead);
+  metric(b, "strike_submissions_expired_total", "counter",
+         "Submissions deleted by finished-retention.", c->stats.subs_expired);
 
   help(b, "strike_workers", "gauge", "Workers in the registry by state.");
   hbuf_printf(b, "strike_workers{state=\"ready\"} %llu\n", (unsigned long long)t.workers_ready);

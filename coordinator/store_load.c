@@ -16,6 +16,7 @@ void state_clear(coord *c) {
   for (size_t i = 0; i < c->nlevels; i++) free(c->levels[i].subs);
   c->nlevels = 0;
   c->ndirty = 0;
+  c->nfinal = 0;
   c->cache_bytes = 0;
   c->next_id = 1;
 }
@@ -158,6 +159,7 @@ static int load_sub(coord *c, uint64_t id) {
   }
   freeReplyObject(r);
   sched_update(c, s);
+  if (s->state != SUB_OPEN) retention_note(c, s); /* its meta "finished" time is the deadline's base */
   return 0;
 }
 

@@ -154,6 +154,7 @@ void sub_check_finished(coord *c, csub *s) {
   s->finished_ms = sf_wall_ms();
   sched_remove(c, s);
   sub_save_meta(c, s);
+  retention_note(c, s);
   SF_INFO("submission %s finished: %llu done, %llu dead", s->name, (unsigned long long)s->done,
           (unsigned long long)s->dead_n);
 }
@@ -476,6 +477,7 @@ sf_status sub_cancel(coord *c, csub *s, uint64_t *affected) {
   s->finished_ms = sf_wall_ms();
   sched_remove(c, s);
   sub_save_meta(c, s);
+  retention_note(c, s);
   SF_INFO("submission %s cancelled: %llu jobs not run", s->name, (unsigned long long)*affected);
   return SF_OK;
 }

@@ -11,3 +11,13 @@ if(TARGET strike-coordinator AND TARGET strike-worker AND TARGET strike)
     TIMEOUT 300
     ENVIRONMENT "STRIKE_BIN_DIR=${CMAKE_BINARY_DIR};REDIS_SERVER=${STRIKE_REDIS_SERVER};STRIKE_HTTP_PEER=$<TARGET_FILE:farm_http_peer>")
 endif()
+
+# finished-retention (coordinator/retention.c): automatic deletion of final submissions.
+if(TARGET strike-coordinator AND TARGET strike-worker AND TARGET strike)
+  add_test(NAME farm_retention COMMAND bash ${STRIKE_FARM_TEST_DIR}/test_farm_retention.sh)
+  set_tests_properties(farm_retention PROPERTIES
+    LABELS "farm;edge;integration"
+    RESOURCE_LOCK strike_farm
+    TIMEOUT 300
+    ENVIRONMENT "STRIKE_BIN_DIR=${CMAKE_BINARY_DIR};REDIS_SERVER=${STRIKE_REDIS_SERVER}")
+endif()
