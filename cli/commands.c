@@ -234,6 +234,28 @@ out:
     return rc;
 }
 
+/* Sends req and expects a Reply with status 0. Returns the reply envelope (the caller frees it;
+ * ->reply is the Reply), or NULL with the failure reported and *rc set to its exit code. */
+static Strike__Envelope *call_reply(sc_client *c, Strike__Envelope *req, const char *cmd, int *rc) {
+    char err[1024];
+    int st;
+    Strike__Envelope *rep = sc_call(c, req, &st, err, sizeof err);
+    if (!rep || rep->body_case != STRIKE__ENVELOPE__BODY_REPLY) {
+        *rc = fail(cmd, rep ? SF_ERR_PROTOCOL : st, rep ? "unexpected reply" : err);
+        if (rep)
+            strike__envelope__free_unpacked(rep, NULL);
+        return NULL;
+    }
+    const Strike__Reply *r = rep->reply;
+    if (r->status != 0) {
+        snprintf(err, sizeof err, "%s (%s)", r->message, sf_strerror((sf_status)r->status));
+        *rc = fail(cmd, (int)r->status, err);
+        strike__envelope__free_unpacked(rep, NULL);
+        return NULL;
+    }
+    return rep;
+}
+
 /* cancel and retry: one request, a Reply with the number of jobs affected. */
 static int simple(int argc, char **argv, int is_cancel) {
     cli_opts o;
@@ -259,26 +281,15 @@ static int simple(int argc, char **argv, int is_cancel) {
         req.body_case = STRIKE__ENVELOPE__BODY_RETRY;
         req.retry = &rm;
     }
-    char err[1024];
-    int st;
-    Strike__Envelope *rep = sc_call(c, &req, &st, err, sizeof err);
-    if (!rep || rep->body_case != STRIKE__ENVELOPE__BODY_REPLY) {
-        rc = fail(cmd, rep ? SF_ERR_PROTOCOL : st, rep ? "unexpected reply" : err);
-        if (rep)
-            strike__envelope__free_unpacked(rep, NULL);
+    Strike__Envelope *rep = call_reply(c, &req, cmd, &rc);
+    if (!rep)
         goto out;
-    }
-    Strike__Reply *r = rep->reply;
-    if (r->status != 0) {
-        snprintf(err, sizeof err, "%s (%s)", r->message, sf_strerror((sf_status)r->status));
-        rc = fail(cmd, (int)r->status, err);
-    } else {
-        if (o.json)
-            print_json(json_pack("{s:s, s:I}", "submission_id", pos[0], "affected", (json_int_t)r->affected));
-        else
-            printf("%s: %" PRIu64 " jobs %s\n", pos[0], r->affected, is_cancel ? "cancelled" : "queued again");
-        rc = CLI_OK;
-    }
+    const Strike__Reply *r = rep->reply;
+    if (o.json)
+        print_json(json_pack("{s:s, s:I}", "submission_id", pos[0], "affected", (json_int_t)r->affected));
+    else
+        printf("%s: %" PRIu64 " jobs %s\n", pos[0], r->affected, is_cancel ? "cancelled" : "queued again");
+    rc = CLI_OK;
     strike__envelope__free_unpacked(rep, NULL);
 out:
     sc_client_destroy(&c);
@@ -309,30 +320,19 @@ int cli_delete(int argc, char **argv) {
     dm.force = o.force != 0;
     req.body_case = STRIKE__ENVELOPE__BODY_DELETE_REQUEST;
     req.delete_request = &dm;
-    char err[1024];
-    int st;
-    Strike__Envelope *rep = sc_call(c, &req, &st, err, sizeof err);
-    if (!rep || rep->body_case != STRIKE__ENVELOPE__BODY_REPLY) {
-        rc = fail("delete", rep ? SF_ERR_PROTOCOL : st, rep ? "unexpected reply" : err);
-        if (rep)
-            strike__envelope__free_unpacked(rep, NULL);
+    Strike__Envelope *rep = call_reply(c, &req, "delete", &rc);
+    if (!rep)
         goto out;
-    }
-    Strike__Reply *r = rep->reply;
-    if (r->status != 0) {
-        snprintf(err, sizeof err, "%s (%s)", r->message, sf_strerror((sf_status)r->status));
-        rc = fail("delete", (int)r->status, err);
-    } else {
-        if (o.json)
-            print_json(json_pack("{s:s, s:b, s:I, s:b}", "submission_id", pos[0], "deleted", 1, "cancelled",
-                                 (json_int_t)r->affected, "images_kept", 1));
-        else if (r->affected)
-            printf("%s: deleted (%" PRIu64 " jobs cancelled first); images already written were not deleted\n",
-                   pos[0], r->affected);
-        else
-            printf("%s: deleted; images already written were not deleted\n", pos[0]);
-        rc = CLI_OK;
-    }
+    const Strike__Reply *r = rep->reply;
+    if (o.json)
+        print_json(json_pack("{s:s, s:b, s:I, s:b}", "submission_id", pos[0], "deleted", 1, "cancelled",
+                             (json_int_t)r->affected, "images_kept", 1));
+    else if (r->affected)
+        printf("%s: deleted (%" PRIu64 " jobs cancelled first); images already written were not deleted\n",
+               pos[0], r->affected);
+    else
+        printf("%s: deleted; images already written were not deleted\n", pos[0]);
+    rc = CLI_OK;
     strike__envelope__free_unpacked(rep, NULL);
 out:
     sc_client_destroy(&c);

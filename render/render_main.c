@@ -351,20 +351,25 @@ int main(int argc, char **argv) {
         steps = st_steps;
     }
 
-    if (!spec) { /* a folder: the hash of a spec naming the same files, as the worker's model=PATH */
-        se_model_desc fd;
-        se_model_desc_init(&fd);
-        fd.base_dir = model;
-        fd.unet_file = unet;
-        fd.checkpoint_file = checkpoint;
-        fd.lora_file = lora;
-        fd.lora_strength = (float)lora_strength;
-        fd.vae_dir = vae;
-        fd.prediction = pred;
-        if (se_model_desc_hash(&fd, model_hash) != SE_OK) {
-            fprintf(stderr, "strike-render: --model %s: %s\n", model, se_last_error());
-            return 2;
-        }
+    se_model_desc d;
+    se_model_desc_init(&d);
+    d.base_dir = model;
+    d.unet_file = unet;
+    d.vae_dir = vae;
+    d.checkpoint_file = checkpoint;
+    d.lora_file = lora;
+    d.lora_strength = (float)lora_strength;
+    d.name = name;
+    d.prediction = pred;
+    if (spec) {
+        se_model_spec_to_desc(spec, &d);
+        if (name) d.name = name;
+    }
+    /* a folder: the hash of a spec naming the same files, as the worker's model=PATH (the name
+     * is not hashed) */
+    if (!spec && se_model_desc_hash(&d, model_hash) != SE_OK) {
+        fprintf(stderr, "strike-render: --model %s: %s\n", model, se_last_error());
+        return 2;
     }
 
     size_t nprompts = 1;
@@ -399,20 +404,6 @@ int main(int argc, char **argv) {
     if (se_engine_new(&ep, &e) != SE_OK) {
         fprintf(stderr, "strike-render: engine: %s\n", se_last_error());
         rc = 2;
-    }
-    se_model_desc d;
-    se_model_desc_init(&d);
-    d.base_dir = model;
-    d.unet_file = unet;
-    d.vae_dir = vae;
-    d.checkpoint_file = checkpoint;
-    d.lora_file = lora;
-    d.lora_strength = (float)lora_strength;
-    d.name = name;
-    d.prediction = pred;
-    if (spec) {
-        se_model_spec_to_desc(spec, &d);
-        if (name) d.name = name;
     }
     if (rc == 0 && se_engine_load_model(e, &d, &m) != SE_OK) {
         fprintf(stderr, "strike-render: model: %s\n", se_last_error());
